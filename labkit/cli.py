@@ -1,0 +1,174 @@
+"""The `labkit` command: start, stop and inspect the workbook's cluster.
+
+    labkit up [--brokers 1|3] [--backend embedded|compose|external]
+    labkit down | status | reset [--yes] | fetch
+
+Every failure labkit expects is a `LabkitError`, printed as a message (never a traceback) with exit code 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from labkit import config
+from labkit.errors import ConfigError, LabkitError
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    current = config.settings()
+    backend = getattr(args, "backend", None)
+    if backend:
+        current = current.with_overrides(backend=backend)
+    return current
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start the cluster of the chosen backend and wait until it is ready."""
+    settings = _settings(args)
+    if settings.backend == "compose":
+        from labkit.cluster.compose import ComposeBackend
+
+        ComposeBackend().up()
+        return 0
+    if settings.backend == "external":
+        return _check_external(settings)
+    from labkit.cluster import EmbeddedCluster
+
+    EmbeddedCluster(settings, brokers=args.brokers).up(progress=_say)
+    return 0
+
+
+def _check_external(settings: config.Settings) -> int:
+    from labkit.cluster.health import kafka_reachable
+
+    if kafka_reachable(settings):
+        _say(f"External backend: Kafka answers at {settings.bootstrap_servers}; nothing to start.")
+        return 0
+    raise LabkitError(f"External backend: no Kafka broker answers at {settings.bootstrap_servers}. "
+                      "Check LABKIT_BOOTSTRAP and the security settings (LABKIT_SECURITY_PROTOCOL, LABKIT_SASL_*).")
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Stop what `labkit up` started."""
+    settings = _settings(args)
+    if settings.backend == "compose":
+        from labkit.cluster.compose import ComposeBackend
+
+        ComposeBackend().down()
+        return 0
+    if settings.backend == "external":
+        _say("External backend: labkit started nothing, so there is nothing to stop.")
+        return 0
+    from labkit.cluster import EmbeddedCluster
+
+    EmbeddedCluster(settings).down(progress=_say)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the health of each node; exit code 0 only when everything is healthy."""
+    settings = _settings(args)
+    if settings.backend == "compose":
+        from labkit.cluster.compose import ComposeBackend
+
+        for service, state in ComposeBackend().status().items():
+            _say(f"{service:15} {state}")
+        return 0
+    if settings.backend == "external":
+        return _check_external(settings)
+    from labkit.cluster import EmbeddedCluster
+
+    status = EmbeddedCluster(settings).status()
+    if not args.quiet:
+        _say(f"Embedded Kafka cluster ({status.size} broker(s)), data in {settings.state_dir}")
+        for node in status.nodes:
+            fenced = {None: "unknown", True: "unfenced", False: "FENCED"}[node.unfenced]
+            state = f"running (pid {node.pid})" if node.pid else "stopped"
+            _say(f"  broker {node.node_id}  127.0.0.1:{node.port}  {state:22} {fenced}")
+        if status.controller_id is not None:
+            _say(f"  active controller: node {status.controller_id}")
+        if not status.running:
+            _say("Start it with `labkit up` (or `make lab`).")
+    return 0 if status.healthy else 3
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Stop the embedded cluster and delete all its data."""
+    settings = _settings(args)
+    from labkit.cluster import EmbeddedCluster
+
+    if not args.yes:
+        answer = input(f"Delete every topic and message in {settings.state_dir}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            _say("Nothing deleted.")
+            return 1
+    for size in (1, 3):
+        if size <= len(settings.broker_ports):
+            EmbeddedCluster(settings, brokers=size).reset(progress=_say)
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    """Fetch the Kafka jars with Maven (what `make setup` runs)."""
+    from labkit.cluster import jars
+
+    settings = _settings(args)
+    path = jars.ensure_kafka_jars(settings)
+    _say(f"Apache Kafka {settings.kafka_version} jars are in {path}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `labkit` command."""
+    parser = argparse.ArgumentParser(prog="labkit", description="Run the ksqlDB & Kafka workbook's cluster.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    backend_help = "embedded (default), compose or external; LABKIT_BACKEND sets the default"
+
+    up = sub.add_parser("up", help="start Kafka (3 KRaft nodes on 9097-9099) and wait until it is ready")
+    up.add_argument("--brokers", type=int, choices=(1, 3), default=None, help="1 for quick work, 3 (default)")
+    up.add_argument("--backend", choices=config.BACKENDS, help=backend_help)
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop what `labkit up` started")
+    down.add_argument("--backend", choices=config.BACKENDS, help=backend_help)
+    down.set_defaults(func=cmd_down)
+
+    status = sub.add_parser("status", help="show each broker's health (exit 0 when all are healthy)")
+    status.add_argument("--backend", choices=config.BACKENDS, help=backend_help)
+    status.add_argument("--quiet", "-q", action="store_true", help="print nothing; only the exit code")
+    status.set_defaults(func=cmd_status)
+
+    reset = sub.add_parser("reset", help="stop the embedded cluster and delete its data")
+    reset.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    reset.set_defaults(func=cmd_reset)
+
+    fetch = sub.add_parser("fetch", help="download the Apache Kafka jars with Maven (done by `make setup`)")
+    fetch.set_defaults(func=cmd_fetch)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `labkit` console script."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"labkit: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except LabkitError as exc:
+        print(f"labkit: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("labkit: interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
