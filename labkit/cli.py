@@ -76,9 +76,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     if settings.backend == "compose":
         from labkit.cluster.compose import ComposeBackend
 
-        for service, state in ComposeBackend().status().items():
-            _say(f"{service:15} {state}")
-        return 0
+        services = ComposeBackend().status()
+        healthy = True
+        for service, state in services.items():
+            health = state.get("health") or "-"
+            healthy &= state.get("state") == "running" and health in ("healthy", "-")
+            if not args.quiet:
+                _say(f"{service:15} {state.get('state', '?'):10} {health}")
+        return 0 if healthy else 3
     if settings.backend == "external":
         return _check_external(settings)
     from labkit.cluster import EmbeddedCluster

@@ -205,26 +205,28 @@ class EmbeddedCluster:
             self._check_ports([node])
             self._write_configs()
             self._launch(jars.find_java(), node)
-        self.wait_ready(timeout=timeout)
-        progress(f"Broker {node_id} is back; {self.size} broker(s) unfenced.")
+        self.wait_ready(timeout=timeout, nodes=[node_id])
+        progress(f"Broker {node_id} is back and unfenced.")
 
     # ---- readiness and status -----------------------------------------------------------------------
-    def wait_ready(self, *, timeout: float | None = None, progress: Progress = _quiet) -> None:
-        """Block until every node accepts connections and every broker is unfenced."""
+    def wait_ready(self, *, timeout: float | None = None, nodes: list[int] | None = None,
+                   progress: Progress = _quiet) -> None:
+        """Block until the given nodes (default: all) accept connections and are unfenced brokers."""
         deadline = time.monotonic() + (timeout or self.settings.start_timeout_s)
         last_note = time.monotonic()
+        waiting = [self._node(n) for n in nodes] if nodes else self.nodes
         while True:
-            for node in self.nodes:
+            for node in waiting:
                 if self.pid(node.node_id) is None:
                     raise self._start_failure(node.node_id, "exited during start-up")
-            if all(port_accepts(n.client_port, self.host) for n in self.nodes):
+            if all(port_accepts(n.client_port, self.host) for n in waiting):
                 unfenced, _ = self._unfenced_brokers()
-                if unfenced is not None and len(unfenced) >= self.size:
+                if unfenced is not None and {n.node_id for n in waiting} <= unfenced:
                     return
             now = time.monotonic()
             if now > deadline:
-                slow = next((n.node_id for n in self.nodes if not port_accepts(n.client_port, self.host)),
-                            self.nodes[0].node_id)
+                slow = next((n.node_id for n in waiting if not port_accepts(n.client_port, self.host)),
+                            waiting[0].node_id)
                 raise self._start_failure(slow, f"was not ready after {timeout or self.settings.start_timeout_s:.0f} s")
             if now - last_note > 10:
                 progress("…still waiting for the brokers to be unfenced")
