@@ -177,6 +177,8 @@ def settings(env: Mapping[str, str] | None = None) -> Settings:
         values["controller_ports"] = _ports("LABKIT_CONTROLLER_PORTS", env["LABKIT_CONTROLLER_PORTS"])
     if env.get("LABKIT_BROKER_HEAP_MB"):
         values["broker_heap_mb"] = _number("LABKIT_BROKER_HEAP_MB", env["LABKIT_BROKER_HEAP_MB"], int)
+    if env.get("LABKIT_STOP_TIMEOUT"):
+        values["stop_timeout_s"] = _number("LABKIT_STOP_TIMEOUT", env["LABKIT_STOP_TIMEOUT"], float)
     if env.get("LABKIT_START_TIMEOUT"):
         values["start_timeout_s"] = _number("LABKIT_START_TIMEOUT", env["LABKIT_START_TIMEOUT"], float)
     protocol = env.get("LABKIT_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper() or "PLAINTEXT"

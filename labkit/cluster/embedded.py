@@ -78,7 +78,7 @@ class EmbeddedCluster:
     def __init__(self, settings: Settings | None = None, *, brokers: int | None = None) -> None:
         self.settings = settings or load_settings()
         if brokers is None:
-            brokers = self._running_size() or 3
+            brokers = self._running_size() or (3 if len(self.settings.broker_ports) >= 3 else 1)
         if brokers not in SIZES:
             raise ConfigError(f"--brokers {brokers}: choose 1 (quick work) or 3 (the lessons' cluster).")
         if brokers > len(self.settings.broker_ports):
