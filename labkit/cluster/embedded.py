@@ -86,6 +86,7 @@ class EmbeddedCluster:
         self.size = brokers
         self.root = self.settings.state_dir / f"kraft-{brokers}"
         self.host = self.settings.bind_host
+        self._launched: dict[int, subprocess.Popen] = {}
 
     # ---- layout -------------------------------------------------------------------------------------
     @property
@@ -176,6 +177,7 @@ class EmbeddedCluster:
         killed = stop_processes(list(running.values()), self.settings.stop_timeout_s)
         for node_id in running:
             self._pid_file(node_id).unlink(missing_ok=True)
+            self._launched.pop(node_id, None)
         if killed:
             progress(f"{len(killed)} node(s) did not stop within {self.settings.stop_timeout_s:.0f} s and were killed.")
         return list(running)
@@ -196,6 +198,7 @@ class EmbeddedCluster:
             return
         stop_processes([pid], self.settings.stop_timeout_s, kill=kill)
         self._pid_file(node_id).unlink(missing_ok=True)
+        self._launched.pop(node_id, None)
         progress(f"Broker {node_id} stopped ({'killed' if kill else 'shut down'}).")
 
     def start_broker(self, node_id: int, *, timeout: float | None = None, progress: Progress = _quiet) -> None:
@@ -217,7 +220,7 @@ class EmbeddedCluster:
         waiting = [self._node(n) for n in nodes] if nodes else self.nodes
         while True:
             for node in waiting:
-                if self.pid(node.node_id) is None:
+                if not self._still_running(node.node_id):
                     raise self._start_failure(node.node_id, "exited during start-up")
             if all(port_accepts(n.client_port, self.host) for n in waiting):
                 unfenced, _ = self._unfenced_brokers()
@@ -325,6 +328,15 @@ class EmbeddedCluster:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, cwd=self.node_dir(node.node_id))
         self._pid_file(node.node_id).write_text(f"{proc.pid}\n")
+        self._launched[node.node_id] = proc
+
+    def _still_running(self, node_id: int) -> bool:
+        # A node launched by this object is checked through its Popen: right after the fork its command
+        # line is still Python's, so the PID-file check would wrongly call it dead.
+        proc = self._launched.get(node_id)
+        if proc is not None:
+            return proc.poll() is None
+        return self.pid(node_id) is not None
 
     def _start_failure(self, node_id: int, reason: str) -> NodeStartError:
         path = self.log_path(node_id)
