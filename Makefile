@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JUPYTER_PORT ?= 8888
+# JupyterLab refuses to run as root unless told; containers and CI machines often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
 .PHONY: lab test setup up down bench python-check
@@ -36,7 +38,7 @@ down:
 
 lab: up
 	@echo "Opening JupyterLab on http://127.0.0.1:$(JUPYTER_PORT)/lab (Ctrl-C stops JupyterLab; \`make down\` stops Kafka)"
-	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(JUPYTER_PORT) --notebook-dir=notebooks
+	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(JUPYTER_PORT) --notebook-dir=notebooks $(ALLOW_ROOT)
 
 test: setup
 	@tests/run.sh $(PYTEST_ARGS)
