@@ -43,7 +43,7 @@ def test_gzip_json_round_trip_like_the_lesson_material(cluster, topic_name):
     # The material's producer, unchanged apart from the topic: acks=0 is accepted (idempotence is switched
     # off with a warning), gzip is in the standard library.
     producer = KafkaProducer(acks=0, compression_type="gzip", bootstrap_servers=["localhost:9097"],
-                             value_serializer=lambda x: json.dumps(x).encode("utf-8"))
+                             value_serializer=lambda x: json.dumps(x).encode("utf-8"))  # the material, verbatim
     for i in range(1, 6):
         producer.send(topic_name, value={"id": i, "name": f"user {i}"})
         producer.flush()
