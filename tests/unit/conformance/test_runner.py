@@ -1,0 +1,155 @@
+"""The conformance runner's own logic: variant expansion, skip rules, record and schema comparison."""
+import decimal
+import json
+
+import pytest
+
+from labkit.conformance.cases import expand, load_cases
+from labkit.conformance.compare import normalize_schema, outputs_mismatch, post_mismatch, values_equal
+from labkit.conformance.driver import TestRecord
+from labkit.conformance.qtt import run_qtt_case
+from labkit.errors import KsqlError
+
+
+def test_format_variants_substitute_and_skip_schema_registry_formats():
+    raw = {"name": "n", "format": ["AVRO", "JSON"], "statements": ["CREATE STREAM S (A INT) WITH (kafka_topic='t', value_format='{FORMAT}');"]}
+    avro, js = expand(raw, kind="qtt", file="f")
+    assert (avro.name, js.name) == ("n - AVRO", "n - JSON")
+    assert "value_format='JSON'" in js.statements[0]
+    assert avro.skip_reason.startswith("AVRO needs a schema registry") and js.skip_reason is None
+
+
+def test_config_variants_substitute_the_property():
+    raw = {"name": "n", "config": ["true", "false"], "properties": {"ksql.x": "{CONFIG}"}, "statements": []}
+    first, second = expand(raw, kind="qtt", file="f")
+    assert first.properties == {"ksql.x": "true"} and first.name == "n - ksql.x=true"
+    assert second.properties == {"ksql.x": "false"}
+
+
+def test_disabled_and_registered_schema_cases_are_skipped():
+    assert expand({"name": "n", "enabled": False, "statements": []}, kind="qtt", file="f")[0].skip_reason == "disabled upstream"
+    case = expand({"name": "n", "statements": [], "topics": [{"name": "t", "valueSchema": {}}]}, kind="qtt", file="f")[0]
+    assert "schema registry" in case.skip_reason
+
+
+def test_load_keeps_decimal_scale(tmp_path):
+    path = tmp_path / "cases.json"
+    path.write_text('{"tests": [{"name": "d", "statements": [], "outputs": [{"topic": "T", "value": {"D": 1.10}}]}]}')
+    (case,) = load_cases(path, "qtt")
+    assert case.outputs[0]["value"]["D"] == decimal.Decimal("1.10")
+    assert case.file == "cases" and case.full_name == "cases - d"
+
+
+@pytest.mark.parametrize("expected, actual, same", [
+    (1, 1, True), (1, 2, False), (1.0, 1.0000001, True), (1.0, 1.1, False),
+    ({"A": 1}, {"A": 1}, True), ({"a": 1}, {"A": 1}, True), ({"A": 1}, {"A": 1, "B": 2}, False),
+    ([1, 2], [1, 2], True), ([1, 2], [2, 1], False), (True, 1, False), (None, None, True), ("x", None, False),
+    (decimal.Decimal("1.10"), decimal.Decimal("1.1"), True),
+])
+def test_values_equal(expected, actual, same):
+    assert values_equal(expected, actual) is same
+
+
+def test_outputs_compared_per_topic_in_order_with_counts():
+    produced = {"OUT": [TestRecord("OUT", 1, {"V": 1}, 0), TestRecord("OUT", 2, {"V": 2}, 5)]}
+    ok = [{"topic": "OUT", "key": 1, "value": {"V": 1}}, {"topic": "OUT", "key": 2, "value": {"V": 2}, "timestamp": 5}]
+    assert outputs_mismatch(ok, produced) is None
+    assert "timestamp" in outputs_mismatch([ok[0], {**ok[1], "timestamp": 6}], produced)
+    assert "expected 1 records, got 2" in outputs_mismatch(ok[:1], produced)
+    assert "key" in outputs_mismatch(list(reversed(ok)), produced)
+
+
+def test_schema_normalization_ignores_quotes_spacing_and_aliases():
+    assert normalize_schema("`ID` INT KEY, name VARCHAR") == normalize_schema("ID INTEGER KEY, NAME STRING")
+    assert normalize_schema("S STRUCT<A INT, B ARRAY<STRING>>") == ["S STRUCT<A INTEGER,B ARRAY<STRING>>"]
+    assert normalize_schema("ID INT KEY") != normalize_schema("ID BIGINT KEY")
+
+
+class FakeDriver:
+    """A stand-in engine that echoes inputs to OUT: enough to test the runner's control flow."""
+
+    def __init__(self, properties, fail_on=None):
+        self.properties, self.fail_on, self.out, self.closed = properties, fail_on, [], False
+
+    def create_topic(self, name, **_):
+        pass
+
+    def execute(self, statement):
+        if self.fail_on and self.fail_on in statement:
+            raise KsqlError(40001, "Boom: " + statement, statement)
+        return []
+
+    def produce(self, record):
+        self.out.append(TestRecord("OUT", record.key, record.value, record.timestamp))
+
+    def produced(self, topic):
+        return self.out if topic == "OUT" else []
+
+    def source(self, name):
+        return {"name": "OUT", "type": "stream", "schema": "K STRING KEY, V INT", "keyFormat": {"format": "KAFKA"},
+                "valueFormat": "JSON"} if name == "OUT" else None
+
+    def topic_names(self):
+        return ["OUT", "x-repartition"]
+
+    def topic_info(self, name):
+        return {"name": name, "partitions": 1, "keyFormat": "KAFKA", "valueFormat": "JSON"}
+
+    def close(self):
+        self.closed = True
+
+
+def _case(**fields):
+    raw = {"name": "n", "statements": ["CREATE STREAM X"], **fields}
+    return expand(json.loads(json.dumps(raw)), kind="qtt", file="f")[0]
+
+
+def test_runner_passes_matching_outputs_and_applies_harness_properties():
+    seen = {}
+
+    def factory(props):
+        seen.update(props)
+        return FakeDriver(props)
+
+    case = _case(inputs=[{"topic": "IN", "key": "a", "value": {"V": 1}}], outputs=[{"topic": "OUT", "key": "a", "value": {"V": 1}}])
+    assert run_qtt_case(case, factory).status == "pass"
+    assert seen["auto.offset.reset"] == "earliest"
+
+
+def test_runner_fails_on_wrong_output_and_on_unexpected_success():
+    case = _case(inputs=[{"topic": "IN", "key": "a", "value": {"V": 1}}], outputs=[{"topic": "OUT", "key": "a", "value": {"V": 2}}])
+    outcome = run_qtt_case(case, FakeDriver)
+    assert outcome.status == "fail" and "value" in outcome.reason
+    outcome = run_qtt_case(_case(expectedException={"message": "Boom"}), FakeDriver)
+    assert outcome.status == "fail" and "expected an error" in outcome.reason
+
+
+def test_runner_matches_expected_error_by_substring():
+    case = _case(expectedException={"message": "Boom: CREATE"})
+    assert run_qtt_case(case, lambda p: FakeDriver(p, fail_on="CREATE")).status == "pass"
+    case = _case(expectedException={"message": "something else"})
+    assert run_qtt_case(case, lambda p: FakeDriver(p, fail_on="CREATE")).status == "fail"
+
+
+def test_runner_reports_an_engine_crash_as_a_failure_and_closes_the_driver():
+    drivers = []
+
+    class Crashing(FakeDriver):
+        def produce(self, record):
+            raise ZeroDivisionError("bug")
+
+    def factory(props):
+        drivers.append(Crashing(props))
+        return drivers[-1]
+
+    outcome = run_qtt_case(_case(inputs=[{"topic": "IN", "value": {}}]), factory)
+    assert outcome.status == "fail" and "engine crashed: ZeroDivisionError" in outcome.reason
+    assert drivers[0].closed
+
+
+def test_post_conditions():
+    driver = FakeDriver({})
+    assert post_mismatch({"sources": [{"name": "OUT", "type": "stream", "schema": "`K` STRING KEY, `V` INTEGER"}]}, driver) is None
+    assert "does not exist" in post_mismatch({"sources": [{"name": "NOPE"}]}, driver)
+    assert "schema" in post_mismatch({"sources": [{"name": "OUT", "schema": "K STRING KEY"}]}, driver)
+    assert "blacklist" in post_mismatch({"topics": {"blacklist": ".*-repartition"}}, driver)
