@@ -14,7 +14,7 @@ JUPYTER_PORT ?= 8888
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PYTEST_ARGS ?=
 
-.PHONY: lab test setup up down bench python-check
+.PHONY: lab test setup up down bench python-check browser
 
 setup: $(STAMP)
 	@$(BIN)/labkit fetch
@@ -40,8 +40,14 @@ lab: up
 	@echo "Opening JupyterLab on http://127.0.0.1:$(JUPYTER_PORT)/lab (Ctrl-C stops JupyterLab; \`make down\` stops Kafka)"
 	@$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(JUPYTER_PORT) --notebook-dir=notebooks $(ALLOW_ROOT)
 
-test: setup
+test: setup browser
 	@tests/run.sh $(PYTEST_ARGS)
+
+# The browser tests drive Debian's chromium with Playwright (Playwright's own browser download is not used).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { echo "Installing Debian's chromium for the browser tests…"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 bench: setup
 	@$(BIN)/python bench/cluster_start.py
