@@ -1,0 +1,2 @@
+"""labkit's embedded ksqlDB-compatible engine: types, formats, functions, planner and runtime."""
+from __future__ import annotations
