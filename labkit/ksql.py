@@ -316,6 +316,23 @@ class KsqlClient:
         response, lines, header = self._open(sql, properties, variables, timeout)
         return PushQuery(self, response, lines, header, sql=sql, limit=limit, timeout=timeout, as_dict=as_dict)
 
+    def print_topic(self, sql: str, *, timeout: float | None = None) -> Iterator[str]:
+        """Lines of a `PRINT 'topic' …;` statement (over /query, as ksqlDB's CLI does); stops after `timeout` s."""
+        response = self._post("/query", {"ksql": sql, "streamsProperties": {}}, accept=entities.JSON, stream=True,
+                              read_timeout=timeout, statement=sql)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            for raw in response.iter_lines():
+                if raw:
+                    yield raw.decode("utf-8", errors="replace")
+                if deadline is not None and time.monotonic() > deadline:
+                    return
+        except requests.RequestException:
+            if deadline is None or time.monotonic() < deadline - 0.05:
+                raise
+        finally:
+            response.close()
+
     def stream_rows(self, sql: str, *, properties: Mapping[str, Any] | None = None,
                     variables: Mapping[str, Any] | None = None, limit: int | None = None,
                     timeout: float | None = None, as_dict: bool = True) -> Iterator[Any]:

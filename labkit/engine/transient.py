@@ -1,0 +1,113 @@
+"""Transient queries: push queries (EMIT CHANGES) and pull queries over streams.
+
+A transient query is planned like a persistent one but keeps its key columns among the output columns
+and ends in a collector instead of a sink. The runtime drives it like any query; `poll()` hands the rows
+collected so far to the REST layer, rendered as ksqlDB renders them (`to_rest_json`). A push query starts
+at `auto.offset.reset` (default latest) and runs until closed or its LIMIT; a pull query over a stream
+reads from the beginning to the end offsets captured when it starts, then completes. Pull queries over
+tables need materialized state, which arrives with aggregations.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from labkit.engine.analyzer import analyze
+from labkit.engine.errors import EngineError, NotSupportedError
+from labkit.engine.planner import plan_query
+from labkit.engine.runtime import PersistentQuery
+from labkit.engine.serde import to_rest_json
+from labkit.engine.session import Session, offset_reset
+from labkit.engine.steps import Row
+from labkit.engine.types import SqlType
+from labkit.sql import ast
+
+if TYPE_CHECKING:
+    from labkit.engine.engine import KsqlEngine
+
+__all__ = ["TransientQuery", "start_transient_query"]
+
+
+@dataclass
+class TransientQuery:
+    """A running push or stream-pull query: header information and the rows produced so far."""
+
+    query_id: str
+    column_names: tuple[str, ...]
+    column_types: tuple[SqlType, ...]
+    is_pull: bool
+    limit: int | None
+    engine: "KsqlEngine"
+    end_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    _rows: list[list[Any]] = field(default_factory=list)
+    _emitted: int = 0
+    closed: bool = False
+    limit_reached: bool = False
+
+    def collect(self, row: Row) -> None:
+        """The query's downstream: keep one output row (tombstones of tables are not rows)."""
+        if self.closed or row.value is None:
+            return
+        self._rows.append([to_rest_json(v, t) for v, t in zip(row.value, self.column_types)])
+        self._emitted += 1
+        if self.limit is not None and self._emitted >= self.limit:
+            self.limit_reached = True
+            self.close()
+
+    @property
+    def column_type_names(self) -> tuple[str, ...]:
+        return tuple(str(t) for t in self.column_types)
+
+    def poll(self) -> list[list[Any]]:
+        """Rows collected since the last poll (runs the engine's queries first when they are in-process)."""
+        if not self.closed:
+            self.engine.run_until_idle()
+        rows, self._rows = self._rows, []
+        if self.is_pull and not self.closed and self._caught_up():
+            self.close()
+        return rows
+
+    def _caught_up(self) -> bool:
+        positions = self.engine.runtime.positions(self.query_id)
+        return all(positions.get(tp, 0) >= end for tp, end in self.end_offsets.items())
+
+    @property
+    def finished(self) -> bool:
+        """True once the query ended (LIMIT reached, pull query complete, or closed) and all rows were polled."""
+        return self.closed and not self._rows
+
+    def close(self) -> None:
+        """Stop the query (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self.engine.runtime.stop(self.query_id)
+
+
+def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Session) -> TransientQuery:
+    """Plan and start a SELECT: a push query with EMIT CHANGES, else a pull query over a stream."""
+    analysis = analyze(query, engine.catalog, persistent=False)
+    is_pull = query.emit is None
+    source = analysis.source
+    if is_pull and source.is_table:
+        raise NotSupportedError("Pull queries over tables are not supported yet by labkit's engine: the "
+                                f"`{source.name}` table is not materialized.")
+    if is_pull and query.partition_by is not None:
+        raise EngineError("Pull queries don't support PARTITION BY clauses. See https://cnfl.io/queries for more info."
+                          "\nAdd EMIT CHANGES if you intended to issue a push query.")
+    plan = plan_query(analysis, custom_types=engine.catalog.types)
+    names = tuple(c.name for c in plan.schema.value)
+    types = tuple(c.type for c in plan.schema.value)
+    query_id = f"transient_{source.name}_{random.randint(1, 2**63 - 1)}"
+    reset = "earliest" if is_pull else (offset_reset(session) or "latest")
+    transient = TransientQuery(query_id, names, types, is_pull, query.limit, engine)
+    running = PersistentQuery.build(query_id, query.text, plan.root, config=session.effective(),
+                                    processing_log=engine.processing_log, emit=lambda *args: None,
+                                    custom_types=engine.catalog.types, offset_reset=reset,
+                                    downstream=transient.collect)
+    if is_pull:
+        description = engine.store.describe_topic(source.topic)
+        partitions = description.partitions if description else 0
+        transient.end_offsets = {(source.topic, p): engine.store.end_offset(source.topic, p) for p in range(partitions)}
+    engine.runtime.start(running)
+    return transient
