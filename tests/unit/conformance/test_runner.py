@@ -43,6 +43,7 @@ def test_load_keeps_decimal_scale(tmp_path):
 @pytest.mark.parametrize("expected, actual, same", [
     (1, 1, True), (1, 2, False), (1.0, 1.0000001, True), (1.0, 1.1, False),
     ({"A": 1}, {"A": 1}, True), ({"a": 1}, {"A": 1}, True), ({"A": 1}, {"A": 1, "B": 2}, False),
+    ({"A": 1, "B": None}, {"A": 1}, True), ({"A": 1}, {"A": 1, "B": None}, True), ({"A": None}, {}, True),
     ([1, 2], [1, 2], True), ([1, 2], [2, 1], False), (True, 1, False), (None, None, True), ("x", None, False),
     (decimal.Decimal("1.10"), decimal.Decimal("1.1"), True),
 ])
@@ -63,6 +64,7 @@ def test_schema_normalization_ignores_quotes_spacing_and_aliases():
     assert normalize_schema("`ID` INT KEY, name VARCHAR") == normalize_schema("ID INTEGER KEY, NAME STRING")
     assert normalize_schema("S STRUCT<A INT, B ARRAY<STRING>>") == ["S STRUCT<A INTEGER,B ARRAY<STRING>>"]
     assert normalize_schema("ID INT KEY") != normalize_schema("ID BIGINT KEY")
+    assert normalize_schema("ID INT PRIMARY KEY, V INT") == normalize_schema("ID INT KEY, V INT")
 
 
 class FakeDriver:
