@@ -51,3 +51,4 @@ browser:
 
 bench: setup
 	@$(BIN)/python bench/cluster_start.py
+	@$(BIN)/python bench/patterns.py
