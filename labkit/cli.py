@@ -1,7 +1,7 @@
 """The `labkit` command: start, stop and inspect the workbook's cluster.
 
-    labkit up [--brokers 1|3] [--backend embedded|compose|external]
-    labkit down | status | reset [--yes] | fetch
+    labkit up [--brokers 1|3] [--backend embedded|compose|external] [--no-engine]
+    labkit down [--engine-only] | status | reset [--yes] | fetch
 
 Every failure labkit expects is a `LabkitError`, printed as a message (never a traceback) with exit code 1.
 """
@@ -38,8 +38,11 @@ def cmd_up(args: argparse.Namespace) -> int:
     if settings.backend == "external":
         return _check_external(settings)
     from labkit.cluster import EmbeddedCluster
+    from labkit.cluster.engine_process import EngineProcess
 
     EmbeddedCluster(settings, brokers=args.brokers).up(progress=_say)
+    if not args.no_engine:
+        EngineProcess(settings).up(progress=_say)
     return 0
 
 
@@ -65,8 +68,12 @@ def cmd_down(args: argparse.Namespace) -> int:
         _say("External backend: labkit started nothing, so there is nothing to stop.")
         return 0
     from labkit.cluster import EmbeddedCluster
+    from labkit.cluster.engine_process import EngineProcess
 
-    EmbeddedCluster(settings).down(progress=_say)
+    if not EngineProcess(settings).down(progress=_say) and args.engine_only:
+        _say("The ksqlDB engine is not running.")
+    if not args.engine_only:
+        EmbeddedCluster(settings).down(progress=_say)
     return 0
 
 
@@ -87,8 +94,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     if settings.backend == "external":
         return _check_external(settings)
     from labkit.cluster import EmbeddedCluster
+    from labkit.cluster.engine_process import EngineProcess
 
     status = EmbeddedCluster(settings).status()
+    engine = EngineProcess(settings).status()
     if not args.quiet:
         _say(f"Embedded Kafka cluster ({status.size} broker(s)), data in {settings.state_dir}")
         for node in status.nodes:
@@ -97,21 +106,28 @@ def cmd_status(args: argparse.Namespace) -> int:
             _say(f"  broker {node.node_id}  127.0.0.1:{node.port}  {state:22} {fenced}")
         if status.controller_id is not None:
             _say(f"  active controller: node {status.controller_id}")
-        if not status.running:
+        state = f"running (pid {engine.pid})" if engine.pid else "stopped"
+        health = "healthy" if engine.healthy else ("not healthy" if engine.pid else "")
+        _say(f"  ksqlDB engine  {engine.url:22} {state:22} {health}")
+        if not status.running or not engine.healthy:
             _say("Start it with `labkit up` (or `make lab`).")
-    return 0 if status.healthy else 3
+    if not status.healthy:
+        return 3
+    return 0 if engine.healthy else 4
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
     """Stop the embedded cluster and delete all its data."""
     settings = _settings(args)
     from labkit.cluster import EmbeddedCluster
+    from labkit.cluster.engine_process import EngineProcess
 
     if not args.yes:
         answer = input(f"Delete every topic and message in {settings.state_dir}? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             _say("Nothing deleted.")
             return 1
+    EngineProcess(settings).down(progress=_say)
     for size in (1, 3):
         if size <= len(settings.broker_ports):
             EmbeddedCluster(settings, brokers=size).reset(progress=_say)
@@ -128,6 +144,28 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pizza(args: argparse.Namespace) -> int:
+    """Start, stop or show the pizza shop's services (lesson 06) as background processes."""
+    from labkit.pizza.processes import PizzaProcesses
+    from labkit.pizza.topics import PizzaTopics
+
+    shop = PizzaProcesses(_settings(args), topics=PizzaTopics(prefix=args.topic_prefix), seed=args.seed)
+    if args.action == "up":
+        shop.up(progress=_say)
+        return 0
+    if args.action == "down":
+        shop.down(progress=_say)
+        return 0
+    statuses = shop.status()
+    for service in statuses:
+        state = f"running (pid {service.pid})" if service.pid else "stopped"
+        _say(f"  {service.name:8} {state:22} log: {service.log}")
+    healthy = shop.healthy()
+    _say(f"Order API {shop.settings.pizza_url}: {'ready' if healthy else 'not answering'}"
+         + ("" if healthy else " (start the shop with `labkit pizza up`)"))
+    return 0 if healthy else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `labkit` command."""
     parser = argparse.ArgumentParser(prog="labkit", description="Run the ksqlDB & Kafka workbook's cluster.")
@@ -135,16 +173,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     backend_help = "embedded (default), compose or external; LABKIT_BACKEND sets the default"
 
-    up = sub.add_parser("up", help="start Kafka (3 KRaft nodes on 9097-9099) and wait until it is ready")
+    up = sub.add_parser("up", help="start Kafka (3 KRaft nodes on 9097-9099) and the ksqlDB engine (8088); wait "
+                                   "until they are ready")
     up.add_argument("--brokers", type=int, choices=(1, 3), default=None, help="1 for quick work, 3 (default)")
     up.add_argument("--backend", choices=config.BACKENDS, help=backend_help)
+    up.add_argument("--no-engine", action="store_true", help="start Kafka only, not the ksqlDB engine on 8088")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop what `labkit up` started")
     down.add_argument("--backend", choices=config.BACKENDS, help=backend_help)
+    down.add_argument("--engine-only", action="store_true", help="stop the ksqlDB engine, leave Kafka running")
     down.set_defaults(func=cmd_down)
 
-    status = sub.add_parser("status", help="show each broker's health (exit 0 when all are healthy)")
+    status = sub.add_parser("status", help="show each broker's and the engine's health (exit 0 when all are "
+                                           "healthy, 3 when Kafka is not, 4 when only the engine is not)")
     status.add_argument("--backend", choices=config.BACKENDS, help=backend_help)
     status.add_argument("--quiet", "-q", action="store_true", help="print nothing; only the exit code")
     status.set_defaults(func=cmd_status)
@@ -152,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="stop the embedded cluster and delete its data")
     reset.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(func=cmd_reset)
+
+    pizza = sub.add_parser("pizza", help="run the pizza shop of lesson 06: up, down or status")
+    pizza.add_argument("action", choices=("up", "down", "status"))
+    pizza.add_argument("--seed", type=int, default=None, help="seed for reproducible toppings and order ids")
+    pizza.add_argument("--topic-prefix", default="", help="prefix for every topic and group (default: none)")
+    pizza.set_defaults(func=cmd_pizza)
 
     fetch = sub.add_parser("fetch", help="download the Apache Kafka jars with Maven (done by `make setup`)")
     fetch.set_defaults(func=cmd_fetch)

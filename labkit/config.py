@@ -55,6 +55,7 @@ class Settings:
     ssl_cafile: str | None = None
     ksql_api_key: str | None = None
     ksql_api_secret: str | None = None
+    ksql_service_id: str = "default_"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -154,6 +155,7 @@ _STRING_VARS = {
     "LABKIT_SSL_CAFILE": "ssl_cafile",
     "LABKIT_KSQL_API_KEY": "ksql_api_key",
     "LABKIT_KSQL_API_SECRET": "ksql_api_secret",
+    "LABKIT_KSQL_SERVICE_ID": "ksql_service_id",
 }
 
 

@@ -34,6 +34,13 @@ def values_equal(expected: Any, actual: Any) -> bool:
         return all(actual[name] is None for name in actual if name not in matched)
     if isinstance(expected, list) and isinstance(actual, list):
         return len(expected) == len(actual) and all(values_equal(e, a) for e, a in zip(expected, actual))
+    if isinstance(expected, str) and isinstance(actual, decimal.Decimal):
+        # ksqlDB's ExpectedRecordComparator.compareText: new BigDecimal(text).equals(actual), scale included
+        try:
+            wanted = decimal.Decimal(expected)
+        except decimal.InvalidOperation:
+            return False
+        return wanted == actual and wanted.as_tuple().exponent == actual.as_tuple().exponent
     return expected == actual
 
 

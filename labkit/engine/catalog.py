@@ -60,6 +60,8 @@ class QueryInfo:
     kind: str = "PERSISTENT"  # or "INSERT" for INSERT INTO ... SELECT
     state: str = "RUNNING"
     offset_reset: str = "latest"
+    internal_topics: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Repartition and changelog topics of the query: name -> (key format, value format)."""
 
 
 @dataclass

@@ -232,6 +232,9 @@ def create_source(engine: "KsqlEngine", stmt: ast.CreateSource, session: Session
                         props.get("TIMESTAMP_FORMAT"), stmt.is_source, stmt.text)
     engine.catalog.add_source(source)
     sequence = engine.next_command()
+    if kind == "TABLE" and stmt.is_source:
+        from labkit.engine.queries import start_source_table_query
+        start_source_table_query(engine, source, sequence, session)
     return responses.current_status(stmt.text, f"{kind.lower()}/`{stmt.name}`/create",
                                     "Stream created" if kind == "STREAM" else "Table created", sequence=sequence)
 

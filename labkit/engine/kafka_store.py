@@ -19,6 +19,8 @@ from labkit.engine.topics import Headers, TopicDescription, TopicRecord, TopicSt
 __all__ = ["KafkaTopicStore"]
 
 _DESCRIBED_CONFIGS = ("cleanup.policy", "retention.ms")
+DESCRIBE_CACHE_S = 2.0
+"""How long a described topic is remembered (topics change rarely; pull queries describe theirs every time)."""
 
 
 class KafkaTopicStore:
@@ -35,6 +37,7 @@ class KafkaTopicStore:
         self._admin_lock = threading.Lock()
         self._reader_lock = threading.Lock()
         self._partition_cache: dict[str, int] = {}
+        self._described: dict[str, tuple[float, TopicDescription]] = {}
 
     # ---- topics -------------------------------------------------------------------------------------
     def create_topic(self, name: str, *, partitions: int = 1, replicas: int = 1,
@@ -56,10 +59,25 @@ class KafkaTopicStore:
                 except KafkaError as error:
                     raise TopicStoreError(f"Could not create topic '{name}': {error}") from None
             self._admin.wait_for_topics([name])
+        self._described.pop(name, None)
         self._partition_cache[name] = partitions
 
     def describe_topic(self, name: str) -> TopicDescription | None:
-        """Partitions, replication factor and the configs the engine cares about, or None."""
+        """Partitions, replication factor and the configs the engine cares about, or None.
+
+        A topic found is remembered for DESCRIBE_CACHE_S (pull queries describe their topic every time);
+        this store's own creates and deletes forget it at once, a topic not found is always asked again.
+        """
+        cached = self._described.get(name)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        description = self._describe(name)
+        if description is not None:
+            self._described[name] = (time.monotonic() + DESCRIBE_CACHE_S, description)
+        return description
+
+    def _describe(self, name: str) -> TopicDescription | None:
+        self._described.pop(name, None)
         with self._admin_lock:
             try:
                 (topic,) = self._admin.describe_topics([name])
@@ -91,6 +109,7 @@ class KafkaTopicStore:
 
     def delete_topic(self, name: str) -> None:
         """Delete a topic (no error if it does not exist)."""
+        self._described.pop(name, None)
         with self._admin_lock:
             if name in self._admin.list_topics():
                 try:
@@ -98,6 +117,29 @@ class KafkaTopicStore:
                 except UnknownTopicOrPartitionError:
                     pass
         self._partition_cache.pop(name, None)
+
+    # ---- cluster --------------------------------------------------------------------------------------
+    def describe_cluster(self) -> dict:
+        """The cluster id, controller and brokers, as the admin client reports them."""
+        with self._admin_lock:
+            try:
+                return self._admin.describe_cluster()
+            except KafkaError as error:
+                raise TopicStoreError(f"Could not describe the Kafka cluster: {error}") from None
+
+    def cluster_id(self) -> str:
+        """The Kafka cluster id (GET /info's kafkaClusterId)."""
+        return str(self.describe_cluster().get("cluster_id") or "")
+
+    def broker_count(self) -> int:
+        """How many brokers the cluster has now."""
+        return len(self.describe_cluster().get("brokers", []))
+
+    def reachable(self, timeout_ms: int = 2000) -> bool:
+        """True if the bootstrap servers answer a metadata request within the timeout (a fresh connection)."""
+        from labkit.cluster.health import kafka_reachable
+
+        return kafka_reachable(self.settings, timeout_ms=timeout_ms)
 
     # ---- records ------------------------------------------------------------------------------------
     def append(self, topic: str, key: bytes | None, value: bytes | None, *, timestamp: int,

@@ -16,7 +16,7 @@ from labkit.engine.catalog import DataSource, QueryInfo
 from labkit.engine.ddl import check_formats, check_timestamp_column, ensure_topic
 from labkit.engine.errors import EngineError, UnknownSourceError
 from labkit.engine.formats import FormatSpec, KeyFormat, ValueFormat
-from labkit.engine.planner import QueryPlan, plan_query, validate_key_present
+from labkit.engine.planner import InternalTopic, QueryPlan, plan_query, validate_key_present
 from labkit.engine.properties import CREATE_AS, INSERT_INTO, WithClause, check_format_name, format_spec
 from labkit.engine.runtime import PersistentQuery
 from labkit.engine.schema import LogicalSchema
@@ -73,22 +73,82 @@ def _sink_formats(analysis: Analysis, props: WithClause, session: Session) -> tu
     return KeyFormat(key_spec, source.key_format.window), ValueFormat(value_spec, props.wrap_single_value())
 
 
+def internal_topic_prefix(session: Session, query_id: str) -> str:
+    """`_confluent-ksql-<service id>query_<query id>-`: how ksqlDB prefixes a query's internal topics."""
+    return f"_confluent-ksql-{session.get('ksql.service.id') or 'default_'}query_{query_id}-"
+
+
+def topic_offset_resets(plan: QueryPlan, session: Session) -> tuple[str, dict[str, str]]:
+    """ksqlDB's offsets: `auto.offset.reset` if set, else streams from latest and tables from earliest; the
+    table side of a join always from earliest. Returns the default and the per-topic overrides."""
+    configured = offset_reset(session)
+    resets: dict[str, str] = {}
+    for aliased in plan.analysis.sources:
+        topic = aliased.source.topic
+        if topic in getattr(plan, "forced_earliest", set()):
+            resets[topic] = "earliest"
+        else:
+            resets[topic] = configured or ("earliest" if aliased.source.is_table else "latest")
+    default = configured or ("earliest" if plan.analysis.source.is_table else "latest")
+    return default, resets
+
+
+def create_internal_topics(engine: "KsqlEngine", plan: QueryPlan, query_id: str, session: Session,
+                           partitions: int | None) -> dict[str, tuple[str, str]]:
+    """Name (and create) the repartition and changelog topics of a query, as ksqlDB does."""
+    prefix = internal_topic_prefix(session, query_id)
+    created: dict[str, tuple[str, str]] = {}
+    for topic in plan.internal_topics:
+        name = prefix + topic.name
+        topic.topic = name
+        if name in created:
+            continue
+        created[name] = (topic.key_format, topic.value_format)
+        if engine.store.describe_topic(name) is None:
+            config = {"cleanup.policy": "delete" if topic.kind == "repartition" else "compact"}
+            engine.store.create_topic(name, partitions=partitions or 1, config=config)
+    return created
+
+
 def start_query(engine: "KsqlEngine", query_id: str, sql: str, plan: QueryPlan, sink: Sink,
                 sink_schema: LogicalSchema, session: Session, kind: str) -> QueryInfo:
     """Compose the plan with its sink into a PersistentQuery and start it."""
-    sink_step = SinkStep(plan.root, sink.topic, sink_schema, sink.key_format, sink.value_format,
+    from labkit.engine.pull import MaterializeStep, materialization_of
+    root = plan.root
+    if plan.is_table and plan.analysis.is_join and kind == "PERSISTENT":
+        root = MaterializeStep(root)  # ksqlDB materializes a table join's projection for pull queries
+        plan.internal_topics.append(InternalTopic(f"{root.store}-changelog", sink.key_format.name,
+                                                  sink.value_format.name))
+    sink_step = SinkStep(root, sink.topic, sink_schema, sink.key_format, sink.value_format,
                          sink.timestamp_column, sink.timestamp_format)
-    reset = offset_reset(session) or ("earliest" if plan.is_table else "latest")
+    reset, resets = topic_offset_resets(plan, session)
+    source_topic = engine.store.describe_topic(plan.analysis.source.topic)
+    internal = create_internal_topics(engine, plan, query_id, session,
+                                      source_topic.partitions if source_topic else None)
     query = PersistentQuery.build(query_id, sql, sink_step, config=session.effective(),
                                   processing_log=engine.processing_log, emit=engine.runtime.emit,
-                                  custom_types=engine.catalog.types, offset_reset=reset)
-    info = QueryInfo(query_id, sql, plan.source_names, sink.name, sink.topic, kind, offset_reset=reset)
+                                  custom_types=engine.catalog.types, offset_reset=reset,
+                                  wall_clock=engine.insert_clock)
+    query.topic_offset_reset = resets
+    query.materialization = materialization_of(plan, root) if kind == "PERSISTENT" else None  # type: ignore
+    info = QueryInfo(query_id, sql, plan.source_names, sink.name, sink.topic, kind, offset_reset=reset,
+                     internal_topics=internal)
     engine.catalog.add_query(info)
     engine.runtime.start(query)
     return info
 
 
+def _partitions(engine: "KsqlEngine") -> Any:
+    def partitions(topic: str) -> int | None:
+        description = engine.store.describe_topic(topic)
+        return description.partitions if description is not None else None
+    return partitions
+
+
 def _query_id(engine: "KsqlEngine", prefix: str, sink: str, sequence: int) -> str:
+    counter = getattr(engine, "query_counter", None)  # ksqlDB's test harness numbers queries 0, 1, 2, ...
+    if counter is not None:
+        sequence = counter()
     return f"{prefix}_{sink.upper()}_{sequence}" if prefix != "INSERTQUERY" else f"INSERTQUERY_{sequence}"
 
 
@@ -102,7 +162,10 @@ def create_as_select(engine: "KsqlEngine", stmt: ast.CreateAsSelect, session: Se
     prefix = session.get("ksql.output.topic.name.prefix") or ""
     topic = props.get("KAFKA_TOPIC") or f"{prefix}{stmt.name}"
     key_format, value_format = _sink_formats(analysis, props, session)
-    plan = plan_query(analysis, custom_types=catalog.types, sink_name=stmt.name)
+    plan = plan_query(analysis, custom_types=catalog.types, sink_name=stmt.name, config=session.effective(),
+                      topic_partitions=_partitions(engine))
+    if plan.window is not None:
+        key_format = KeyFormat(key_format.format, plan.window)
     schema = plan.schema
     timestamp = check_timestamp_column(schema, props.get("TIMESTAMP"), props.get("TIMESTAMP_FORMAT"))
     validate_key_present(plan, stmt.name)
@@ -171,7 +234,8 @@ def insert_into(engine: "KsqlEngine", stmt: ast.InsertInto, session: Session) ->
     if target.schema.headers:
         raise EngineError(f"Cannot insert into {target.name} because it has header columns")
     analysis = analyze(stmt.query, catalog, persistent=True)
-    plan = plan_query(analysis, custom_types=catalog.types, sink_name=target.name, target_schema=target.schema)
+    plan = plan_query(analysis, custom_types=catalog.types, sink_name=target.name, target_schema=target.schema,
+                      config=session.effective(), topic_partitions=_partitions(engine))
     validate_key_present(plan, target.name)
     if plan.is_table:
         raise EngineError(f"Incompatible data sink and query result. Data sink ({target.name}) type is KSTREAM but "
@@ -182,7 +246,8 @@ def insert_into(engine: "KsqlEngine", stmt: ast.InsertInto, session: Session) ->
     if target.is_source:
         raise EngineError(f"Cannot insert into read-only {target.kind.lower()}: {target.name}")
     sequence = engine.next_command()
-    query_id = str(props.get("QUERY_ID")).upper() if props.get("QUERY_ID") else f"INSERTQUERY_{sequence}"
+    query_id = str(props.get("QUERY_ID")).upper() if props.get("QUERY_ID") \
+        else _query_id(engine, "INSERTQUERY", target.name, sequence)
     if query_id in catalog.queries:
         raise EngineError(f"Query ID '{query_id}' already exists.")
     sink = Sink(target.name, target.topic, target.key_format, target.value_format, target.timestamp_column,
@@ -224,3 +289,29 @@ def pause_or_resume(engine: "KsqlEngine", stmt: ast.PauseQuery | ast.ResumeQuery
     word = "pause" if pause else "resume"
     return responses.current_status(stmt.text, f"{word}/{stmt.query_id or 'ALL'}/execute",
                                     "Query paused." if pause else "Query resumed.", sequence=sequence)
+
+
+def start_source_table_query(engine: "KsqlEngine", source: DataSource, sequence: int, session: Session) -> str:
+    """CREATE SOURCE TABLE: a hidden `CST_<NAME>_<n>` query materializes the table for pull queries."""
+    from labkit.engine.pull import source_table_materialization
+    from labkit.engine.steps import SourceStep
+    query_id = _query_id(engine, "CST", source.name, sequence)
+    step = SourceStep(source, source.name)
+    query = PersistentQuery.build(query_id, source.sql, step, config=session.effective(),
+                                  processing_log=engine.processing_log, emit=engine.runtime.emit,
+                                  custom_types=engine.catalog.types, offset_reset="earliest",
+                                  downstream=lambda row: None, wall_clock=engine.insert_clock)
+    query.materialization = source_table_materialization(  # type: ignore[attr-defined]
+        source.schema, step.store_name or "KsqlTopic-Reduce", step.schema)
+    prefix = internal_topic_prefix(session, query_id)
+    changelog = f"{prefix}{step.store_name}-changelog"
+    if engine.store.describe_topic(changelog) is None:
+        description = engine.store.describe_topic(source.topic)
+        engine.store.create_topic(changelog, partitions=description.partitions if description else 1,
+                                  config={"cleanup.policy": "compact"})
+    info = QueryInfo(query_id, source.sql, (source.name,), source.name, source.topic, "PERSISTENT",
+                     offset_reset="earliest",
+                     internal_topics={changelog: (source.key_format.name, source.value_format.name)})
+    engine.catalog.add_query(info)
+    engine.runtime.start(query)
+    return query_id

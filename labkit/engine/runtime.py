@@ -14,7 +14,7 @@ query in ERROR state; the error is kept on the query and raised by `run_until_id
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 from labkit.engine.processing_log import ProcessingLog
@@ -51,14 +51,23 @@ class PersistentQuery:
     status: str = "RUNNING"  # RUNNING, PAUSED, ERROR, TERMINATED
     error: BaseException | None = None
     processed: int = 0
+    topic_offset_reset: dict[str, str] = field(default_factory=dict)
+    """Per-topic overrides of `offset_reset` (ksqlDB reads tables, and the table side of a join, from earliest)."""
+
+    def offset_reset_for(self, topic: str) -> str:
+        """Where the query starts reading `topic` when it has no position yet: 'earliest' or 'latest'."""
+        return self.topic_offset_reset.get(topic, self.offset_reset)
 
     @classmethod
     def build(cls, query_id: str, sql: str, sink: ExecutionStep, *, config: Mapping[str, Any],
               processing_log: ProcessingLog, emit: Callable[[str, "bytes | None", "bytes | None", int, Headers], None],
               custom_types: Mapping[str, SqlType] | None = None, offset_reset: str = "earliest",
-              downstream: Processor | None = None) -> "PersistentQuery":
+              downstream: Processor | None = None,
+              wall_clock: Callable[[], int] | None = None) -> "PersistentQuery":
         """Compose the steps ending in `sink` (a SinkStep, or any step plus a `downstream` collector)."""
         ctx = BuildContext(query_id, config, processing_log, emit, dict(custom_types or {}))
+        if wall_clock is not None:
+            ctx.wall_clock = wall_clock
         if isinstance(sink, SinkStep):
             sink.build(ctx, None)
             sink_topic: str | None = sink.topic
@@ -121,7 +130,7 @@ class QueryRuntime:
             description = self.store.describe_topic(topic)
             for partition in range(description.partitions if description else 0):
                 positions[(topic, partition)] = (self.store.end_offset(topic, partition)
-                                                 if query.offset_reset == "latest" else 0)
+                                                 if query.offset_reset_for(topic) == "latest" else 0)
         self.queries[query.query_id] = query
         self._positions[query.query_id] = positions
 

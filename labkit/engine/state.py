@@ -6,11 +6,12 @@ store from it on start (what Kafka Streams does with `-changelog` topics).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Hashable, Iterator, Protocol
+from typing import Any, Callable, Hashable, Iterator, Protocol, TypeVar
 
 __all__ = ["KeyValueStore", "InMemoryKeyValueStore", "StateStores", "ChangeListener"]
 
 ChangeListener = Callable[[str, Hashable, Any], None]
+_Store = TypeVar("_Store", bound="InMemoryKeyValueStore")
 """Called with (store name, key, new value or None for a delete)."""
 
 
@@ -84,12 +85,35 @@ class StateStores:
     def __init__(self, factory: Callable[[str], InMemoryKeyValueStore] = InMemoryKeyValueStore) -> None:
         self._factory = factory
         self._stores: dict[str, InMemoryKeyValueStore] = {}
+        self._on_create: list[Callable[[InMemoryKeyValueStore], None]] = []
 
     def get(self, name: str) -> InMemoryKeyValueStore:
         store = self._stores.get(name)
         if store is None:
             store = self._stores[name] = self._factory(name)
+            for callback in self._on_create:
+                callback(store)
         return store
+
+    def get_store(self, name: str, kind: Callable[[str], _Store]) -> _Store:
+        """The store `name`, created with `kind` (an InMemoryKeyValueStore subclass keeping an index, e.g. a
+        window store) when it does not exist yet; restoring it through `restore` keeps its index right."""
+        store = self._stores.get(name)
+        if store is None:
+            store = self._stores[name] = kind(name)
+            for callback in self._on_create:
+                callback(store)
+        return store  # type: ignore[return-value]
+
+    def on_create(self, callback: Callable[[InMemoryKeyValueStore], None]) -> None:
+        """Call `callback` with every store: those that exist now, and each one created later.
+
+        A runtime uses it to restore stores from their changelog topics and attach changelog writers,
+        whether a step creates its stores while it is built or on its first record.
+        """
+        self._on_create.append(callback)
+        for store in list(self._stores.values()):
+            callback(store)
 
     def names(self) -> list[str]:
         return list(self._stores)

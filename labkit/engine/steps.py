@@ -12,6 +12,7 @@ of the key columns, in one list that compiled expressions index directly.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,6 +25,7 @@ from labkit.engine.processing_log import ProcessingLog, StepLogger
 from labkit.engine.schema import LogicalSchema
 from labkit.engine.serde import SerdeError
 from labkit.engine.state import StateStores
+from labkit.engine.state_stores import TableStore
 from labkit.engine.topics import Headers, TopicRecord
 from labkit.engine.types import STRING, SqlType, timestamp_to_millis
 from labkit.sql import ast
@@ -38,12 +40,18 @@ class TimestampError(ProcessingError):
 
 class Row:
     """A record inside a query: key column values (None for a null record key), value (processing schema, None
-    for a tombstone), timestamp and origin."""
+    for a tombstone), timestamp and origin.
 
-    __slots__ = ("key", "value", "timestamp", "partition", "offset", "window", "headers")
+    Rows of tables are changes: `old` is the row's previous value when a materialized upstream knows it
+    (Kafka Streams' `Change(newValue, oldValue)` with old values enabled); table aggregations and
+    filters need it, other steps ignore it.
+    """
+
+    __slots__ = ("key", "value", "timestamp", "partition", "offset", "window", "headers", "old")
 
     def __init__(self, key: list[Any] | None, value: list[Any] | None, timestamp: int, partition: int = 0,
-                 offset: int = 0, window: tuple[int, int] | None = None, headers: Headers = ()) -> None:
+                 offset: int = 0, window: tuple[int, int] | None = None, headers: Headers = (),
+                 old: list[Any] | None = None) -> None:
         self.key = key
         self.value = value
         self.timestamp = timestamp
@@ -51,11 +59,13 @@ class Row:
         self.offset = offset
         self.window = window
         self.headers = headers
+        self.old = old
 
-    def derive(self, *, key: Any = ..., value: Any = ..., timestamp: int | None = None) -> "Row":
+    def derive(self, *, key: Any = ..., value: Any = ..., timestamp: int | None = None, old: Any = ...,
+               window: Any = ...) -> "Row":
         return Row(self.key if key is ... else key, self.value if value is ... else value,
-                   self.timestamp if timestamp is None else timestamp, self.partition, self.offset, self.window,
-                   self.headers)
+                   self.timestamp if timestamp is None else timestamp, self.partition, self.offset,
+                   self.window if window is ... else window, self.headers, None if old is ... else old)
 
     def __repr__(self) -> str:
         return f"Row(key={self.key!r}, value={self.value!r}, timestamp={self.timestamp})"
@@ -76,6 +86,8 @@ class BuildContext:
     custom_types: Mapping[str, SqlType] = field(default_factory=dict)
     state: StateStores = field(default_factory=StateStores)
     sources: dict[str, Callable[[TopicRecord], None]] = field(default_factory=dict)
+    wall_clock: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
+    """Milliseconds of the wall clock (Kafka Streams throttles some emissions by it; tests fix it)."""
 
     def logger(self, step: str) -> StepLogger:
         return self.processing_log.logger(f"processing.{self.query_id}.{step}")
@@ -101,6 +113,12 @@ class ExecutionStep:
 
     schema: LogicalSchema
     is_table: bool = False
+
+    @property
+    def is_windowed(self) -> bool:
+        """Whether rows carry windowed keys (a windowed source or aggregation upstream)."""
+        parent = getattr(self, "parent", None)
+        return parent.is_windowed if isinstance(parent, ExecutionStep) else False
 
     def build(self, ctx: BuildContext, downstream: Processor) -> None:
         raise NotImplementedError
@@ -142,6 +160,7 @@ class SourceStep(ExecutionStep):
 
     source: DataSource
     alias: str
+    context: str = "KsqlTopic"  # ksqlDB's query context of the source node: KsqlTopic, KafkaTopic_Left, ...
     schema: LogicalSchema = field(init=False)
 
     def __post_init__(self) -> None:
@@ -150,6 +169,19 @@ class SourceStep(ExecutionStep):
 
     def describe(self) -> str:
         return f"{'Table' if self.is_table else 'Stream'}Source({self.source.name})"
+
+    @property
+    def is_windowed(self) -> bool:
+        return self.source.is_windowed
+
+    @property
+    def store_name(self) -> str | None:
+        """The state store a table source is materialized in (ksqlDB's `<context>-Reduce`); None for streams."""
+        return f"{self.context}-Reduce" if self.is_table else None
+
+    @property
+    def topics(self) -> list[str]:
+        return [self.source.topic]
 
     def build(self, ctx: BuildContext, downstream: Processor) -> None:
         source = self.source
@@ -213,8 +245,11 @@ class SourceStep(ExecutionStep):
                     return
                 row.timestamp = extracted
                 row_value[len(values) + len(header_columns)] = extracted  # type: ignore[arg-type]
+            if materialized is not None:
+                row.old = materialized.update(row.key or [], row_value, row.timestamp, window)
             downstream(row)
 
+        materialized = ctx.state.get_store(self.store_name, TableStore) if self.store_name is not None else None
         ctx.add_source(source.topic, handle)
 
 
@@ -238,20 +273,27 @@ class FilterStep(ExecutionStep):
         compiled = ctx.compiler(self.schema, self.qualifiers, "WhereFilter").compile(self.predicate)
         test, logger, is_table = compiled.evaluate, ctx.logger("WhereFilter"), self.is_table
 
-        def process(row: Row) -> None:
-            if row.value is None:
-                if is_table:
-                    downstream(row)
-                return
+        def passes(value: list[Any] | None) -> bool:
+            if value is None:
+                return False
             try:
-                passed = test(row.value)
+                return bool(test(value))
             except RUNTIME_ERRORS as error:
                 logger.error(f"Error evaluating predicate: {error}", error)
-                passed = False
-            if passed:
-                downstream(row)
-            elif is_table:
-                downstream(row.derive(value=None))
+                return False
+
+        def process(row: Row) -> None:
+            if not is_table:
+                if row.value is not None and passes(row.value):
+                    downstream(row)
+                return
+            # Kafka Streams' KTableFilter over a materialized table (old values enabled): a change whose old
+            # and new values both fail the predicate is not forwarded; a row that stops passing is deleted.
+            new = row.value if passes(row.value) else None
+            old = row.old if passes(row.old) else None
+            if new is None and old is None:
+                return
+            downstream(row.derive(value=new, old=old))
 
         self.parent.build(ctx, process)
 

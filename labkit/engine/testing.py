@@ -17,6 +17,7 @@ KAFKA as a bare primitive, windowed keys with a `window`.
 from __future__ import annotations
 
 import base64
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -63,6 +64,7 @@ class EngineDriver:
         self.store = InMemoryTopicStore(partitioner=lambda key, partitions: 0)
         self.engine = KsqlEngine(self.store, config=properties)
         self.engine.insert_clock = lambda: 0
+        self.engine.query_counter = itertools.count().__next__  # type: ignore[attr-defined]  # queries 0, 1, ...
         self.session = self.engine.session()
         self._topic_formats: dict[str, tuple[str | None, str | None]] = {}
         self._written: dict[str, list[tuple[int, int, TopicRecord]]] = {}
@@ -243,6 +245,9 @@ class EngineDriver:
         key_format, value_format = self._topic_formats.get(name, (None, None))
         if source is not None:
             key_format, value_format = source.key_format.name, source.value_format.name
+        for query in self.engine.catalog.queries.values():
+            if name in query.internal_topics:
+                key_format, value_format = query.internal_topics[name]
         return {"name": name, "partitions": description.partitions, "keyFormat": key_format,
                 "valueFormat": value_format}
 

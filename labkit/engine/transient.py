@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from labkit.engine.analyzer import analyze
-from labkit.engine.errors import EngineError, NotSupportedError
+from labkit.engine.errors import EngineError
 from labkit.engine.planner import plan_query
 from labkit.engine.runtime import PersistentQuery
 from labkit.engine.serde import to_rest_json
@@ -44,12 +44,24 @@ class TransientQuery:
     _emitted: int = 0
     closed: bool = False
     limit_reached: bool = False
+    tombstone_columns: tuple[Callable[[Row], Any] | None, ...] | None = None
+    """For push queries over tables: how each output column of a delete is filled (key and window columns)."""
 
     def collect(self, row: Row) -> None:
-        """The query's downstream: keep one output row (tombstones of tables are not rows)."""
-        if self.closed or row.value is None:
+        """The query's downstream: keep one output row, or a Tombstone for a delete of a table's row.
+
+        The legacy /query format shows tombstones (key columns filled, the others null); the others drop them.
+        """
+        if self.closed:
             return
-        self._rows.append([to_rest_json(v, t) for v, t in zip(row.value, self.column_types)])
+        if row.value is None:
+            if self.tombstone_columns is None or row.key is None:
+                return
+            from labkit.server.protocol import Tombstone
+
+            self._rows.append(Tombstone(tuple(None if fill is None else fill(row) for fill in self.tombstone_columns)))
+        else:
+            self._rows.append([to_rest_json(v, t) for v, t in zip(row.value, self.column_types)])
         self._emitted += 1
         if self.limit is not None and self._emitted >= self.limit:
             self.limit_reached = True
@@ -86,12 +98,17 @@ class TransientQuery:
 
 def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Session) -> TransientQuery:
     """Plan and start a SELECT: a push query with EMIT CHANGES, else a pull query over a stream."""
+    if query.emit is None:
+        _check_pull_query(query)
     analysis = analyze(query, engine.catalog, persistent=False)
     is_pull = query.emit is None
     source = analysis.source
-    if is_pull and source.is_table:
-        raise NotSupportedError("Pull queries over tables are not supported yet by labkit's engine: the "
-                                f"`{source.name}` table is not materialized.")
+    if is_pull and source.is_table:  # read from the state of the query that materializes the table
+        from labkit.engine.pull import start_pull_query
+        return start_pull_query(engine, analysis, session)
+    if is_pull:
+        from labkit.engine.pull import check_pull_query
+        check_pull_query(analysis, session)
     if is_pull and query.partition_by is not None:
         raise EngineError("Pull queries don't support PARTITION BY clauses. See https://cnfl.io/queries for more info."
                           "\nAdd EMIT CHANGES if you intended to issue a push query.")
@@ -101,6 +118,8 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
     query_id = f"transient_{source.name}_{random.randint(1, 2**63 - 1)}"
     reset = "earliest" if is_pull else (offset_reset(session) or "latest")
     transient = TransientQuery(query_id, names, types, is_pull, query.limit, engine)
+    if plan.is_table and not is_pull:
+        transient.tombstone_columns = _tombstone_columns(names, types, [c.name for c in plan.schema.key])
     running = PersistentQuery.build(query_id, query.text, plan.root, config=session.effective(),
                                     processing_log=engine.processing_log, emit=lambda *args: None,
                                     custom_types=engine.catalog.types, offset_reset=reset,
@@ -111,3 +130,44 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
         transient.end_offsets = {(source.topic, p): engine.store.end_offset(source.topic, p) for p in range(partitions)}
     engine.runtime.start(running)
     return transient
+
+
+def _tombstone_columns(names: tuple[str, ...], types: tuple[SqlType, ...],
+                       key_names: list[str]) -> tuple[Callable[[Row], Any] | None, ...]:
+    """Per output column, how a delete fills it: key columns from the record key, window bounds from its window."""
+    fills: list[Callable[[Row], Any] | None] = []
+    for name, column_type in zip(names, types):
+        if name in key_names:
+            index = key_names.index(name)
+            fills.append(lambda row, i=index, t=column_type: None if row.key is None or i >= len(row.key)
+                         else to_rest_json(row.key[i], t))
+        elif name in ("WINDOWSTART", "WINDOWEND"):
+            bound = 0 if name == "WINDOWSTART" else 1
+            fills.append(lambda row, b=bound: None if row.window is None else row.window[b])
+        else:
+            fills.append(None)
+    return tuple(fills)
+
+
+_PULL_HINT = " See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+_PULL_DISALLOWED_COLUMNS = ("ROWPARTITION", "ROWOFFSET")
+
+
+def _check_pull_query(query: ast.Query) -> None:
+    """What ksqlDB's pull-query validator refuses before analysing: GROUP BY, JOIN, WINDOW, some pseudo columns."""
+    if query.group_by is not None:
+        raise EngineError("Pull queries don't support GROUP BY clauses." + _PULL_HINT)
+    if isinstance(query.source, ast.Join):
+        raise EngineError("Pull queries don't support JOIN clauses." + _PULL_HINT)
+    if query.window is not None:
+        raise EngineError("Pull queries don't support WINDOW clauses." + _PULL_HINT)
+    named = []
+    for item in query.items:
+        expression = getattr(item, "expression", None)
+        for node in ast.iter_nodes(expression) if expression is not None else ():
+            name = getattr(node, "name", None)
+            if isinstance(node, ast.ColumnRef) and name in _PULL_DISALLOWED_COLUMNS and name not in named:
+                named.append(name)
+    if named:
+        raise EngineError("Pull queries don't support the following columns in SELECT clauses: "
+                          + ", ".join(f"`{n}`" for n in named))

@@ -44,11 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         engine = load_factory(args.engine)()
+    except LabkitError as exc:
+        print(f"labkit server: {exc}", file=sys.stderr)
+        return 1
+    try:
         serve(engine, host=args.host, port=args.port, log_level=args.log_level,
               max_body_bytes=args.max_body_bytes)
     except LabkitError as exc:
         print(f"labkit server: {exc}", file=sys.stderr)
         return 1
+    finally:
+        close = getattr(engine, "close", None)  # stop the engine's queries and clients after the last request
+        if callable(close):
+            close()
     return 0
 
 

@@ -9,13 +9,15 @@ import sys
 import psutil
 import pytest
 
-PORT, CONTROLLER_PORT = 9297, 19297
+PORT, CONTROLLER_PORT, KSQL_PORT = 9297, 19297, 18297
 
 
 @pytest.fixture
 def env(tmp_path):
+    # `labkit up` also starts the ksqlDB engine: on a port of its own, beside the session's engine on 8088.
     return {**os.environ, "LABKIT_RUN_DIR": str(tmp_path / "run"), "LABKIT_BROKER_PORTS": str(PORT),
-            "LABKIT_CONTROLLER_PORTS": str(CONTROLLER_PORT), "LABKIT_STOP_TIMEOUT": "20"}
+            "LABKIT_CONTROLLER_PORTS": str(CONTROLLER_PORT), "LABKIT_STOP_TIMEOUT": "20",
+            "LABKIT_KSQL_URL": f"http://127.0.0.1:{KSQL_PORT}"}
 
 
 def labkit(env, *args, timeout=180):

@@ -155,3 +155,29 @@ def test_post_conditions():
     assert "does not exist" in post_mismatch({"sources": [{"name": "NOPE"}]}, driver)
     assert "schema" in post_mismatch({"sources": [{"name": "OUT", "schema": "K STRING KEY"}]}, driver)
     assert "blacklist" in post_mismatch({"topics": {"blacklist": ".*-repartition"}}, driver)
+
+
+def test_rqtt_case_runs_through_the_http_layer_and_matches_partially():
+    from labkit.conformance.rqtt import run_rqtt_case
+    from labkit.engine.testing import make_driver
+
+    raw = {"name": "push", "statements": [
+        "CREATE STREAM INPUT (K STRING KEY, ID INT) WITH (kafka_topic='test_topic', value_format='JSON');",
+        "SELECT K, ID FROM INPUT EMIT CHANGES LIMIT 2;"],
+        "inputs": [{"topic": "test_topic", "key": "a", "value": {"id": 1}},
+                   {"topic": "test_topic", "key": "b", "value": {"id": 2}}],
+        "responses": [{"admin": {"@type": "currentStatus", "commandStatus": {"message|STARTS_WITH": "Stream"}}},
+                      {"query": [{"header": {"schema": "`K` STRING, `ID` INTEGER"}},
+                                 {"row": {"columns": ["b", 2]}}, {"row": {"columns": ["a", 1]}},
+                                 {"finalMessage": "Limit Reached"}]}]}
+    (case,) = expand(raw, kind="rqtt", file="f")
+    assert run_rqtt_case(case, make_driver).status == "pass"
+    wrong = dict(raw, responses=[raw["responses"][0], {"query": raw["responses"][1]["query"][:2]}])
+    (case,) = expand(wrong, kind="rqtt", file="f")
+    outcome = run_rqtt_case(case, make_driver)
+    assert outcome.status == "fail" and "expected 2 elements" in outcome.reason
+    error = {"name": "err", "statements": ["SELECT * FROM NOPE;"],
+             "expectedError": {"type": "io.confluent.ksql.rest.entity.KsqlStatementErrorMessage",
+                               "message": "NOPE does not exist", "status": 400}}
+    (case,) = expand(error, kind="rqtt", file="f")
+    assert run_rqtt_case(case, make_driver).status == "pass"

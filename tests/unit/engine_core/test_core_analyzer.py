@@ -5,7 +5,7 @@ import pytest
 
 from labkit.engine.analyzer import AliasGenerator, analyze
 from labkit.engine.catalog import Catalog, DataSource
-from labkit.engine.errors import EngineError, NotSupportedError, UnknownColumnError, UnknownSourceError
+from labkit.engine.errors import EngineError, UnknownColumnError, UnknownSourceError
 from labkit.engine.formats import FormatSpec, KeyFormat, ValueFormat
 from labkit.engine.planner import plan_query, validate_key_present
 from labkit.engine.schema import LogicalSchema
@@ -133,14 +133,22 @@ def test_unknown_source_hints_at_a_different_case() -> None:
                                     'Hint: wrap the source name in double quotes to make it case-sensitive.')
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT NAME, COUNT(*) FROM INPUT GROUP BY NAME EMIT CHANGES;",
-    "SELECT * FROM INPUT A JOIN INPUT B WITHIN 1 SECOND ON A.ID = B.ID EMIT CHANGES;",
-    "SELECT EXPLODE(ARRAY[1, 2]) FROM INPUT EMIT CHANGES;",
-])
-def test_later_stage_features_are_refused_cleanly(sql: str) -> None:
-    with pytest.raises(NotSupportedError):
-        analyze(query(sql), catalog(), persistent=False)
+def test_joins_aggregations_and_table_functions_are_analyzed() -> None:
+    grouped = analyze(query("SELECT NAME, COUNT(*) FROM INPUT GROUP BY NAME EMIT CHANGES;"), catalog(),
+                      persistent=False)
+    assert grouped.group_by == (ast.ColumnRef("NAME", "INPUT"),) and grouped.is_aggregate
+    joined = analyze(query("SELECT * FROM INPUT A JOIN T B ON A.NAME = B.K EMIT CHANGES;"), catalog(),
+                     persistent=False)
+    assert [(j.left.alias, j.right.alias, j.kind) for j in joined.joins] == [("A", "B", "INNER")]
+    exploded = analyze(query("SELECT EXPLODE(ARRAY[1, 2]) FROM INPUT EMIT CHANGES;"), catalog(), persistent=False)
+    assert [f.name for f in exploded.table_functions] == ["EXPLODE"]
+
+
+def test_self_joins_are_refused_with_ksqldbs_message() -> None:
+    with pytest.raises(EngineError) as raised:
+        analyze(query("SELECT * FROM INPUT A JOIN INPUT B WITHIN 1 SECOND ON A.ID = B.ID EMIT CHANGES;"), catalog(),
+                persistent=False)
+    assert raised.value.message == "Can not join 'INPUT' to 'INPUT': self joins are not yet supported."
 
 
 def test_magic_timestamp_strings_compare_with_rowtime() -> None:

@@ -88,11 +88,18 @@ def test_stream_filter_drops_null_values_but_projection_forwards_them() -> None:
     assert projected.output() == [(1, None, 0)]
 
 
-def test_table_filter_turns_failing_rows_into_tombstones() -> None:
-    harness = Harness(lambda src: sink(FilterStep(src, parse_expression("AGE > 18")), SCHEMA), kind="TABLE")
+def test_table_filter_deletes_rows_that_stop_passing_and_skips_rows_that_never_passed() -> None:
+    def build(src):  # type: ignore[no-untyped-def]
+        return sink(projection(FilterStep(src, parse_expression("AGE > 18")), ["NAME", "AGE"], ["NAME", "AGE"]),
+                    SCHEMA)
+
+    harness = Harness(build, kind="TABLE")
     harness.send(1, {"NAME": "a", "AGE": 10})
     harness.send(None, {"NAME": "no key", "AGE": 40})
-    assert harness.output() == [(1, None, 0)]
+    assert harness.output() == []
+    harness.send(1, {"NAME": "a", "AGE": 20})
+    harness.send(1, {"NAME": "a", "AGE": 11})
+    assert harness.output() == [(1, {"NAME": "a", "AGE": 20}, 0), (1, None, 0)]
 
 
 def test_undecodable_record_is_logged_and_skipped() -> None:

@@ -1,0 +1,217 @@
+"""The live engine on the embedded cluster: CSAS throughput beside Quix Streams, push and pull query latency.
+
+Run: `.venv/bin/python bench/engine.py [--rows 50000] [--samples 200]` with the cluster up (`labkit up`).
+Starts its own engine process (`python -m labkit.server`) on a free port with a service id of its own, so the
+workbook's engine on 8088 is not disturbed, and stops it at the end.
+
+1. Throughput: the same N JSON records are read by a CSAS doing a filter and a projection
+   (`SELECT ID, UCASE(NAME) AS NAME, AMOUNT FROM S WHERE AMOUNT >= 10`, from the earliest offset) and by a
+   Quix Streams application doing the same filter and projection on the same topic; rows/s = input records
+   over the time until the last output record is in the output topic. Goal: engine >= 1.0x Quix Streams.
+2. Push latency: a push query over /query-stream; one record produced at a time with acks=all; the time from
+   before `send` to the row arriving at the client. Goal: p50 <= 20 ms.
+3. Pull latency: `SELECT * FROM <stream of 10 rows>;` over /query-stream, whole answer read. Goal: p50 <= 5 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+
+from labkit import config
+from labkit.cluster.engine_process import EngineProcess
+from labkit.ksql import KsqlClient
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def end_total(consumer: KafkaConsumer, topic: str) -> int:
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    return sum(consumer.end_offsets(partitions).values()) if partitions else 0
+
+
+def wait_for_count(settings: config.Settings, topic: str, wanted: int, timeout: float) -> float:
+    """Block until `topic` holds `wanted` records; returns the monotonic time it was seen."""
+    consumer = KafkaConsumer(**settings.kafka_client_config(), group_id=None)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            consumer.topics()  # fresh metadata: the output topic may have been created meanwhile
+            if end_total(consumer, topic) >= wanted:
+                return time.monotonic()
+            time.sleep(0.02)
+        raise SystemExit(f"{topic} did not reach {wanted} records within {timeout:.0f} s")
+    finally:
+        consumer.close()
+
+
+def produce_input(settings: config.Settings, topic: str, rows: int) -> int:
+    """N records {"NAME", "AMOUNT"} keyed by an INT id; returns how many pass the filter AMOUNT >= 10."""
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="bench-engine")
+    try:
+        admin.create_topics([NewTopic(topic, 2, 3)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(**settings.kafka_client_config(), acks="all", linger_ms=20, batch_size=512 * 1024)
+    passing = 0
+    for i in range(rows):
+        amount = i % 20
+        passing += amount >= 10
+        producer.send(topic, key=i.to_bytes(4, "big"), value=json.dumps({"NAME": f"user{i % 1000}", "AMOUNT": amount}).encode())
+    producer.flush()
+    producer.close()
+    return passing
+
+
+def engine_throughput(client: KsqlClient, settings: config.Settings, source: str, rows: int, passing: int,
+                      tag: str) -> float:
+    client.execute(f"CREATE STREAM BENCH_IN_{tag} (ID INT KEY, NAME STRING, AMOUNT INT) WITH (KAFKA_TOPIC='{source}', "
+                   "VALUE_FORMAT='JSON');")
+    started = time.monotonic()
+    client.execute(f"CREATE STREAM BENCH_OUT_{tag} AS SELECT ID, UCASE(NAME) AS NAME, AMOUNT FROM BENCH_IN_{tag} "
+                   "WHERE AMOUNT >= 10;", properties={"auto.offset.reset": "earliest"})
+    finished = wait_for_count(settings, f"BENCH_OUT_{tag}", passing, timeout=600)
+    return rows / (finished - started)
+
+
+def quix_throughput(settings: config.Settings, source: str, rows: int, passing: int, tag: str) -> float | None:
+    try:
+        from quixstreams import Application
+    except ImportError:
+        print("Quix Streams is not installed (pip install quixstreams): no peer figure.")
+        return None
+    import logging
+
+    out = f"bench_quix_out_{tag}"
+    state_dir = tempfile.mkdtemp(prefix="bench-quix-")
+    app = Application(broker_address=settings.bootstrap_servers, consumer_group=f"bench-quix-{tag}",
+                      auto_offset_reset="earliest", state_dir=state_dir, loglevel=logging.WARNING,
+                      use_changelog_topics=False)
+    input_topic = app.topic(source, key_deserializer="bytes", value_deserializer="json")
+    output_topic = app.topic(out, key_serializer="bytes", value_serializer="json")
+    sdf = app.dataframe(input_topic)
+    sdf = sdf[sdf["AMOUNT"] >= 10]
+    sdf = sdf.apply(lambda value: {"NAME": value["NAME"].upper(), "AMOUNT": value["AMOUNT"]})
+    sdf.to_topic(output_topic)
+    started = time.monotonic()
+    done: dict[str, float] = {}
+
+    def watch() -> None:
+        done["at"] = wait_for_count(settings, out, passing, timeout=600)
+        app.stop()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    app.run()
+    watcher.join()
+    return rows / (done["at"] - started)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def push_latency(client: KsqlClient, settings: config.Settings, tag: str, samples: int) -> list[float]:
+    name = f"BENCH_PUSH_{tag}"
+    client.execute(f"CREATE STREAM {name} (ID INT KEY, SENT BIGINT) WITH (KAFKA_TOPIC='{name}', PARTITIONS=1, "
+                   "VALUE_FORMAT='JSON');")
+    producer = KafkaProducer(**settings.kafka_client_config(), acks="all", linger_ms=0)
+    latencies = []
+    with client.push(f"SELECT ID FROM {name} EMIT CHANGES;", as_dict=False, timeout=300) as rows:
+        iterator = iter(rows)
+        for i in range(samples + 10):
+            sent = time.perf_counter()
+            producer.send(name, key=i.to_bytes(4, "big"), value=json.dumps({"SENT": i}).encode())
+            row = next(iterator)
+            assert row == [i], row
+            if i >= 10:  # the first rows warm up connections
+                latencies.append((time.perf_counter() - sent) * 1000)
+    producer.close()
+    return latencies
+
+
+def pull_latency(url: str, client: KsqlClient, tag: str, samples: int) -> list[float]:
+    name = f"BENCH_PULL_{tag}"
+    client.execute(f"CREATE STREAM {name} (ID INT KEY, V STRING) WITH (KAFKA_TOPIC='{name}', PARTITIONS=1, "
+                   "VALUE_FORMAT='JSON');")
+    client.insert(name, [{"ID": i, "V": f"v{i}"} for i in range(10)])
+    session = requests.Session()
+    body = json.dumps({"sql": f"SELECT * FROM {name};", "properties": {}})
+    latencies = []
+    for i in range(samples + 10):
+        started = time.perf_counter()
+        response = session.post(url + "/query-stream", data=body, headers={"Accept": "application/vnd.ksqlapi.delimited.v1"})
+        lines = response.text.strip().splitlines()
+        elapsed = (time.perf_counter() - started) * 1000
+        assert len(lines) == 11, lines
+        if i >= 10:
+            latencies.append(elapsed)
+    session.close()
+    return latencies
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--samples", type=int, default=200)
+    args = parser.parse_args(argv)
+    tag = uuid.uuid4().hex[:6].upper()
+    base = config.settings()
+    settings = base.with_overrides(run_dir=Path(tempfile.mkdtemp(prefix="bench-engine-")),
+                                   ksql_url=f"http://127.0.0.1:{free_port()}", ksql_service_id=f"bench{tag.lower()}_")
+    engine = EngineProcess(settings)
+    engine.up(timeout=120)
+    try:
+        with KsqlClient(settings.ksql_url, timeout=60) as client:
+            source = f"bench_in_{tag.lower()}"
+            print(f"Producing {args.rows} records to {source}…", flush=True)
+            passing = produce_input(settings, source, args.rows)
+            engine_rate = engine_throughput(client, settings, source, args.rows, passing, tag)
+            print(f"engine CSAS filter/projection: {engine_rate:,.0f} rows/s", flush=True)
+            quix_rate = quix_throughput(settings, source, args.rows, passing, tag.lower())
+            if quix_rate:
+                print(f"Quix Streams filter/projection: {quix_rate:,.0f} rows/s  "
+                      f"(engine/Quix = {engine_rate / quix_rate:.2f}x, goal >= 1.0x)", flush=True)
+            push = push_latency(client, settings, tag, args.samples)
+            print(f"push query latency (produce → row on /query-stream): p50 {statistics.median(push):.1f} ms, "
+                  f"p99 {percentile(push, 0.99):.1f} ms  (goal p50 <= 20 ms)", flush=True)
+            pull = pull_latency(settings.ksql_url, client, tag, args.samples)
+            print(f"pull query latency (stream of 10 rows): p50 {statistics.median(pull):.1f} ms, "
+                  f"p99 {percentile(pull, 0.99):.1f} ms  (goal p50 <= 5 ms)", flush=True)
+    finally:
+        engine.down()
+        drop_topics(settings, tag)
+    return 0
+
+
+def drop_topics(settings: config.Settings, tag: str) -> None:
+    """Delete the run's topics: inputs, outputs, the engine's command topic, processing log and changelogs."""
+    service_id = settings.ksql_service_id
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="bench-engine-cleanup")
+    try:
+        mine = [t for t in admin.list_topics() if tag.lower() in t.lower() or t.startswith(f"_confluent-ksql-{service_id}")
+                or t == f"{service_id}ksql_processing_log"]
+        if mine:
+            admin.delete_topics(mine)
+    finally:
+        admin.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

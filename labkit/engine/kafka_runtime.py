@@ -1,0 +1,611 @@
+"""Running the engine's queries over a real Kafka cluster: one consumer loop per query, one producer.
+
+A persistent query (CSAS, CTAS, INSERT INTO ... SELECT) runs in a thread of its own with a consumer whose
+offsets live in the query's consumer group, named as ksqlDB names it
+(`_confluent-ksql-<service id>query_<query id>`). The consumer is assigned every partition of the query's
+source topics and starts at the group's committed offsets, or where `query.offset_reset` says when the group
+has none. Each loop iteration is a blocking `poll(timeout_ms=...)`; the batch is processed oldest timestamp
+first across partitions (per-partition order kept, as Kafka Streams picks records), the outputs go to one
+shared idempotent producer (acks=all), the producer is flushed once, and only then are the batch's offsets
+committed: at-least-once, like ksqlDB's default processing guarantee.
+
+A transient query (push query, or pull query over a stream) reads with a group-less consumer (assign and seek
+to the beginning or the end) and hands rows to its collector; the REST layer waits on `wait_for_rows`.
+
+State stores of a query are backed by compacted changelog topics
+(`_confluent-ksql-<service id>query_<query id>-<store>-changelog`): restored when the store is created,
+written (through the same producer) on every change.
+
+    >>> runtime = KafkaRuntime(settings)                              # doctest: +SKIP
+    >>> engine = KsqlEngine(KafkaTopicStore(settings), runtime=runtime)  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import collections
+import heapq
+import logging
+import queue
+import threading
+import time
+from typing import Any, Callable, Iterable, Mapping
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+
+from labkit.config import Settings
+from labkit.engine.changelog import StateCodecError, changelog_topic, decode_state, encode_state
+from labkit.engine.processing_log import PRODUCTION_ERROR, ProcessingLog
+from labkit.engine.runtime import PersistentQuery
+from labkit.engine.state import InMemoryKeyValueStore
+from labkit.engine.topics import Headers, TopicRecord, TopicStore
+
+__all__ = ["KafkaRuntime", "consumer_group_id", "seek_to_reset", "read_to_end"]
+
+_log = logging.getLogger("labkit.engine.kafka_runtime")
+
+PARTITION_REFRESH_S = 5.0
+"""How often a running query looks for partitions added to its source topics (in the client's metadata)."""
+
+
+def consumer_group_id(service_id: str, query_id: str) -> str:
+    """The consumer group of a persistent query: `_confluent-ksql-<service id>query_<query id>`."""
+    return f"_confluent-ksql-{service_id}query_{query_id}"
+
+
+def _topic_record(record: Any) -> TopicRecord:
+    headers = tuple((k, v) for k, v in record.headers) if record.headers else ()
+    return TopicRecord(record.topic, record.partition, record.offset, record.timestamp, record.key, record.value,
+                       headers)
+
+
+def _reset_for(query: PersistentQuery, topic: str) -> str:
+    """Where a query starts reading a topic without committed offsets (tables and join table sides: earliest)."""
+    per_topic = getattr(query, "offset_reset_for", None)
+    return per_topic(topic) if per_topic is not None else query.offset_reset
+
+
+def _in_timestamp_order(batch: Mapping[TopicPartition, list]) -> Iterable[Any]:
+    """The records of a poll, oldest timestamp first across partitions, each partition's order kept."""
+    if len(batch) == 1:
+        return next(iter(batch.values()))
+    return heapq.merge(*batch.values(), key=lambda record: record.timestamp)
+
+
+READER_FETCH_WAIT_MS = 20
+"""How long a transient query's fetch waits at the broker for data (and so how long a used reader stays busy).
+
+Short, so a reader can serve the next pull query soon; an idle push query then asks 50 times a second."""
+
+
+class _ReaderPool:
+    """Connected group-less consumers for transient queries, so a pull query does not pay for a connect.
+
+    A broker answers the requests of one connection in order, so a reader whose last long-poll fetch may still
+    be in flight would hold back the next query's offset lookup: a used reader rests for the fetch wait before
+    it is handed out again. A keeper thread closes surplus readers and keeps a few fresh ones ready.
+    """
+
+    def __init__(self, conf: dict[str, Any], size: int = 4, keep: int = 16) -> None:
+        self._conf = conf
+        self._size = size
+        self._keep_at_most = keep
+        self._idle: collections.deque[tuple[float, KafkaConsumer]] = collections.deque()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._tasks: queue.SimpleQueue[KafkaConsumer | None] = queue.SimpleQueue()
+        self._closed = False
+        self._keeper = threading.Thread(target=self._keep, name="labkit-reader-pool", daemon=True)
+        self._keeper.start()
+        self._tasks.put(None)  # fill the pool
+
+    def _new(self) -> KafkaConsumer:
+        with self._lock:
+            self._count += 1
+            number = self._count
+        consumer = KafkaConsumer(**self._conf, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+                                 client_id=f"labkit-engine-reader-{number}", max_poll_records=2000,
+                                 fetch_max_wait_ms=READER_FETCH_WAIT_MS)
+        consumer.topics()  # connect and load metadata now
+        return consumer
+
+    def _keep(self) -> None:
+        while True:
+            surplus = self._tasks.get()
+            if surplus is not None:
+                self._close(surplus)
+            if self._closed:
+                return
+            try:
+                while len(self._idle) < self._size:
+                    consumer = self._new()
+                    with self._lock:
+                        self._idle.append((0.0, consumer))
+            except Exception as error:  # noqa: BLE001 - the broker is away: acquire() will connect on demand
+                _log.warning("could not prepare a reader: %s", error)
+
+    def acquire(self) -> KafkaConsumer:
+        now = time.monotonic()
+        with self._lock:
+            consumer = None
+            if self._idle and self._idle[0][0] <= now:
+                consumer = self._idle.popleft()[1]
+            low = len(self._idle) < self._size
+        if low:
+            self._tasks.put(None)
+        return consumer if consumer is not None else self._new()
+
+    def release(self, consumer: KafkaConsumer) -> None:
+        try:
+            consumer.unsubscribe()
+        except Exception:  # noqa: BLE001 - a broken consumer is closed instead of reused
+            self._tasks.put(consumer)
+            return
+        with self._lock:
+            if len(self._idle) < self._keep_at_most and not self._closed:
+                self._idle.append((time.monotonic() + READER_FETCH_WAIT_MS / 1000 + 0.02, consumer))
+                return
+        self._tasks.put(consumer)
+
+    @staticmethod
+    def _close(consumer: KafkaConsumer) -> None:
+        try:
+            consumer.close(autocommit=False)
+        except Exception as error:  # noqa: BLE001 - closing is best effort; say so
+            _log.debug("closing a reader failed: %s", error)
+
+    def close(self) -> None:
+        self._closed = True
+        self._tasks.put(None)
+        self._keeper.join(timeout=10)
+        with self._lock:
+            idle, self._idle = list(self._idle), collections.deque()
+        for _, consumer in idle:
+            self._close(consumer)
+
+
+def _partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
+    found = []
+    for topic in topics:
+        for partition in sorted(consumer.partitions_for_topic(topic) or ()):
+            found.append(TopicPartition(topic, partition))
+    return found
+
+
+def seek_to_reset(consumer: KafkaConsumer, partitions: list[TopicPartition], reset: str) -> dict[TopicPartition, int]:
+    """Seek to the first ("earliest") or next ("latest") offset of each partition, looked up now.
+
+    Explicit offsets rather than seek_to_beginning/end: the position is known when this returns (records
+    written afterwards are seen), and a pooled consumer does not wait for a lazy offset reset.
+    """
+    if not partitions:
+        return {}
+    offsets = consumer.end_offsets(partitions) if reset == "latest" else consumer.beginning_offsets(partitions)
+    for tp, offset in offsets.items():
+        consumer.seek(tp, offset)
+    return dict(offsets)
+
+
+def read_to_end(consumer: KafkaConsumer, topic: str, on_record: Callable[[Any], None], *,
+                timeout: float = 60.0) -> int:
+    """Read a whole topic, from its beginning to the end offsets of now; returns the number of records."""
+    partitions = _partitions(consumer, [topic])
+    if not partitions:
+        return 0
+    consumer.assign(partitions)
+    seek_to_reset(consumer, partitions, "earliest")
+    ends = consumer.end_offsets(partitions)
+    count = 0
+    deadline = time.monotonic() + timeout
+    while any(consumer.position(tp) < end for tp, end in ends.items()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading topic '{topic}' did not reach its end within {timeout:g} s")
+        for records in consumer.poll(timeout_ms=200).values():
+            for record in records:
+                on_record(record)
+                count += 1
+    return count
+
+
+class _Runner:
+    """The thread that feeds one query; `prepare()` runs in the caller's thread so positions are known on return."""
+
+    def __init__(self, runtime: "KafkaRuntime", query: PersistentQuery) -> None:
+        self.runtime = runtime
+        self.query = query
+        self.lock = threading.RLock()          # held while records go through the query
+        self.rows = threading.Condition(self.lock)
+        self.stopping = threading.Event()
+        self.consumer: KafkaConsumer | None = None
+        self.positions: dict[tuple[str, int], int] = {}
+        self.thread = threading.Thread(target=self._run, name=f"labkit-query-{query.query_id}", daemon=True)
+        self.send_errors: list[BaseException] = []
+        self._last_refresh = time.monotonic()
+
+    # -- lifecycle
+
+    def prepare(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, *, wait: bool) -> None:
+        self.stopping.set()
+        with self.rows:
+            self.rows.notify_all()
+        if wait and self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=10)
+
+    def release(self, consumer: KafkaConsumer) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        self.runtime._local.runner = self
+        try:
+            while not self.stopping.is_set():
+                if not self._poll_once(consumer):
+                    break
+        except Exception as error:  # noqa: BLE001 - the query fails; the error is kept on it and logged
+            _log.exception("query %s failed", self.query.query_id)
+            self.query.status, self.query.error = "ERROR", error
+        finally:
+            self.release(consumer)
+            with self.rows:
+                self.rows.notify_all()
+
+    def _poll_once(self, consumer: KafkaConsumer) -> bool:
+        raise NotImplementedError
+
+    def _refresh_partitions(self, consumer: KafkaConsumer, seek_new: Callable[[list[TopicPartition]], None]) -> None:
+        """Pick up partitions added to the source topics since the query started."""
+        now = time.monotonic()
+        if now - self._last_refresh < PARTITION_REFRESH_S:
+            return
+        self._last_refresh = now
+        current = set(consumer.assignment())
+        wanted = _partitions(consumer, self.query.source_topics)
+        added = [tp for tp in wanted if tp not in current]
+        if added:
+            consumer.assign(sorted(current | set(added)))
+            seek_new(added)
+
+
+class _PersistentRunner(_Runner):
+    """A CSAS/CTAS/INSERT INTO query: its consumer group, state restore, batch → flush → commit."""
+
+    def __init__(self, runtime: "KafkaRuntime", query: PersistentQuery) -> None:
+        super().__init__(runtime, query)
+        self.group_id = consumer_group_id(runtime.service_id, query.query_id)
+        self._paused = False
+
+    def prepare(self) -> None:
+        runtime = self.runtime
+        consumer = KafkaConsumer(**runtime.conf, group_id=self.group_id, enable_auto_commit=False,
+                                 auto_offset_reset=self.query.offset_reset, client_id=f"{self.group_id}-consumer",
+                                 max_poll_records=runtime.max_poll_records)
+        self.consumer = consumer
+        try:
+            partitions = _partitions(consumer, self.query.source_topics)
+            consumer.assign(partitions)
+            self._seek_committed(partitions)
+            self.query.state.on_create(self._bind_store)
+        except BaseException:
+            consumer.close(autocommit=False)
+            raise
+
+    def _seek_committed(self, partitions: list[TopicPartition]) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        fresh = []
+        for tp in partitions:
+            committed = consumer.committed(tp)
+            if committed is None:
+                fresh.append(tp)
+            else:
+                consumer.seek(tp, committed)
+        for reset in ("earliest", "latest"):
+            seek_to_reset(consumer, [tp for tp in fresh if _reset_for(self.query, tp.topic) == reset], reset)
+        for tp in partitions:  # resolved now: records written after start() returns are this query's
+            self.positions[(tp.topic, tp.partition)] = consumer.position(tp)
+
+    def _bind_store(self, store: InMemoryKeyValueStore) -> None:
+        """Restore a state store from its changelog topic and write its changes there from now on."""
+        runtime = self.runtime
+        topic = changelog_topic(runtime.service_id, self.query.query_id, store.name)
+        runtime.ensure_changelog(topic, self.query.source_topics)
+        reader = runtime.readers.acquire()
+        try:
+            def restore(record: Any) -> None:
+                store.restore(decode_state(record.key), None if record.value is None else decode_state(record.value))
+
+            restored = read_to_end(reader, topic, restore)
+        finally:
+            runtime.readers.release(reader)
+        _log.info("query %s: restored %d changelog records into store %s", self.query.query_id, restored, store.name)
+        warned = []
+
+        def write(name: str, key: Any, value: Any) -> None:
+            try:
+                key_bytes = encode_state(key)
+                value_bytes = None if value is None else encode_state(value)
+            except StateCodecError as error:
+                if not warned:
+                    warned.append(True)
+                    _log.warning("query %s: store %s cannot be written to %s (%s); its state will not survive a "
+                                 "restart", self.query.query_id, name, topic, error)
+                return
+            runtime.send(topic, key_bytes, value_bytes, int(time.time() * 1000), ())
+
+        store.add_listener(write)
+
+    def release(self, consumer: KafkaConsumer) -> None:
+        try:
+            consumer.close(autocommit=False)
+        except Exception as error:  # noqa: BLE001 - closing is best effort; say so
+            _log.warning("query %s: closing its consumer failed: %s", self.query.query_id, error)
+
+    def _seek_new(self, added: list[TopicPartition]) -> None:
+        self._seek_committed(added)
+
+    def _poll_once(self, consumer: KafkaConsumer) -> bool:
+        query = self.query
+        if query.status == "PAUSED" and not self._paused:
+            consumer.pause(*consumer.assignment())
+            self._paused = True
+        elif query.status == "RUNNING" and self._paused:
+            consumer.resume(*consumer.assignment())
+            self._paused = False
+        elif query.status not in ("RUNNING", "PAUSED"):
+            return False
+        batch = consumer.poll(timeout_ms=self.runtime.poll_timeout_ms)
+        self._refresh_partitions(consumer, self._seek_new)
+        if not batch:
+            return True
+        done: dict[TopicPartition, int] = {}
+        failed = False
+        with self.lock:
+            for record in _in_timestamp_order(batch):
+                if query.status != "RUNNING" or self.stopping.is_set():
+                    break
+                try:
+                    query.process(_topic_record(record))
+                except Exception as error:  # noqa: BLE001 - a fatal record error puts the query in ERROR
+                    _log.error("query %s failed on %s-%d@%d: %s", query.query_id, record.topic, record.partition,
+                               record.offset, error)
+                    query.status, query.error = "ERROR", error
+                    failed = True
+                    break
+                done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        self.runtime.flush()
+        if self.send_errors:
+            error = self.send_errors[0]
+            self.send_errors.clear()
+            self.runtime.log_production_error(query.query_id, error)
+            query.status, query.error = "ERROR", error
+            return False  # nothing of this batch is committed: it is read again after a restart
+        if done:
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
+            for tp, offset in done.items():
+                self.positions[(tp.topic, tp.partition)] = offset
+        for tp, records in batch.items():  # records not processed (PAUSE, TERMINATE, error) are read again
+            resume = done.get(tp, records[0].offset)
+            if records[-1].offset >= resume:
+                consumer.seek(tp, resume)
+        return not failed
+
+
+class _TransientRunner(_Runner):
+    """A push query or a pull query over a stream: a group-less consumer from the pool."""
+
+    def prepare(self) -> None:
+        consumer = self.runtime.readers.acquire()
+        self.consumer = consumer
+        try:
+            partitions = _partitions(consumer, self.query.source_topics)
+            consumer.assign(partitions)
+            self._seek_new(partitions)
+        except BaseException:
+            self.runtime.readers.release(consumer)
+            raise
+
+    def _seek_new(self, partitions: list[TopicPartition]) -> None:
+        consumer = self.consumer
+        assert consumer is not None
+        for reset in ("earliest", "latest"):
+            chosen = [tp for tp in partitions if _reset_for(self.query, tp.topic) == reset]
+            for tp, offset in seek_to_reset(consumer, chosen, reset).items():
+                self.positions[(tp.topic, tp.partition)] = offset
+
+    def release(self, consumer: KafkaConsumer) -> None:
+        self.runtime.readers.release(consumer)
+
+    def _poll_once(self, consumer: KafkaConsumer) -> bool:
+        batch = consumer.poll(timeout_ms=self.runtime.poll_timeout_ms)
+        self._refresh_partitions(consumer, self._seek_new)
+        with self.rows:
+            for record in _in_timestamp_order(batch) if batch else ():
+                if self.stopping.is_set():
+                    return False
+                try:
+                    self.query.process(_topic_record(record))
+                except Exception as error:  # noqa: BLE001 - the push query ends with this error
+                    self.query.status, self.query.error = "ERROR", error
+                    self.rows.notify_all()
+                    return False
+            for tp in consumer.assignment():
+                self.positions[(tp.topic, tp.partition)] = consumer.position(tp)
+            self.rows.notify_all()
+        return True
+
+
+class KafkaRuntime:
+    """The engine's Runtime over Kafka: a thread and a consumer per query, one idempotent producer for outputs.
+
+    `hold()` makes `start()` only register queries (a restarting engine replays its command topic first);
+    `release()` then starts those still registered, so queries terminated later in the log never run.
+    """
+
+    def __init__(self, settings: Settings, *, store: TopicStore | None = None, service_id: str = "default_",
+                 processing_log: ProcessingLog | None = None, poll_timeout_ms: int = 200,
+                 max_poll_records: int = 2000, replicas: int | None = None) -> None:
+        self.settings = settings
+        self.conf: dict[str, Any] = settings.kafka_client_config()
+        self.store = store
+        self.service_id = service_id
+        self.processing_log = processing_log or ProcessingLog()
+        self.poll_timeout_ms = poll_timeout_ms
+        self.max_poll_records = max_poll_records
+        self.replicas = replicas
+        self.queries: dict[str, PersistentQuery] = {}
+        self._runners: dict[str, _Runner] = {}
+        self._lock = threading.RLock()
+        self._held: list[str] | None = None
+        self._local = threading.local()
+        self._producer = KafkaProducer(**self.conf, client_id="labkit-engine-producer", acks="all",
+                                       enable_idempotence=True, linger_ms=50, batch_size=256 * 1024,
+                                       max_in_flight_requests_per_connection=5)
+        self.readers = _ReaderPool(self.conf)
+
+    # -- the Runtime protocol
+
+    def emit(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers) -> None:
+        """Send one output record of the query running in this thread (flushed at the end of its batch)."""
+        self.send(topic, key, value, timestamp, headers)
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers) -> None:
+        runner = getattr(self._local, "runner", None)
+        future = self._producer.send(topic, key=key, value=value, timestamp_ms=timestamp,
+                                     headers=list(headers) if headers else None)
+        if runner is not None:
+            future.add_errback(runner.send_errors.append)
+
+    def flush(self) -> None:
+        """Wait until every record sent so far is acknowledged by all in-sync replicas."""
+        self._producer.flush()
+
+    def start(self, query: PersistentQuery) -> None:
+        """Start feeding a query (persistent when it has a sink topic, else transient)."""
+        with self._lock:
+            self.queries[query.query_id] = query
+            if self._held is not None and query.sink_topic is not None:
+                self._held.append(query.query_id)
+                return
+        self._launch(query)
+
+    def _launch(self, query: PersistentQuery) -> None:
+        runner: _Runner = _PersistentRunner(self, query) if query.sink_topic is not None else \
+            _TransientRunner(self, query)
+        try:
+            runner.prepare()
+        except (KafkaError, OSError, TimeoutError) as error:
+            _log.error("query %s could not start: %s", query.query_id, error)
+            query.status, query.error = "ERROR", error
+            return
+        with self._lock:
+            if query.query_id not in self.queries:  # stopped while it was being prepared
+                runner.release(runner.consumer)  # type: ignore[arg-type]
+                return
+            self._runners[query.query_id] = runner
+        runner.start()
+
+    def stop(self, query_id: str) -> PersistentQuery | None:
+        """Stop a query: a persistent query's thread is joined and its consumer closed; a transient one ends soon."""
+        with self._lock:
+            query = self.queries.pop(query_id, None)
+            runner = self._runners.pop(query_id, None)
+            if self._held is not None and query_id in self._held:
+                self._held.remove(query_id)
+        if runner is not None:
+            runner.stop(wait=query is not None and query.sink_topic is not None)
+        if query is not None:
+            query.status = "TERMINATED"
+        return query
+
+    def positions(self, query_id: str) -> dict[tuple[str, int], int]:
+        """The next offset the query reads, per (topic, partition) (committed ones for persistent queries)."""
+        runner = self._runners.get(query_id)
+        if runner is None:
+            return {}
+        with runner.lock:
+            return dict(runner.positions)
+
+    def run_until_idle(self, *, raise_errors: bool = False) -> int:
+        """Queries run in their own threads: nothing to drive here."""
+        return 0
+
+    # -- what the REST adapter and the command runner use
+
+    def rows_lock(self, query_id: str) -> threading.Condition | None:
+        """The condition a transient query's rows are delivered under (None once the query is gone)."""
+        runner = self._runners.get(query_id)
+        return None if runner is None else runner.rows
+
+    def is_running(self, query_id: str) -> bool:
+        runner = self._runners.get(query_id)
+        return runner is not None and runner.thread.is_alive()
+
+    def hold(self) -> None:
+        """Register queries without starting them until `release()` (command-topic replay)."""
+        with self._lock:
+            self._held = []
+
+    def release(self) -> None:
+        """Start the queries registered since `hold()` that are still registered."""
+        with self._lock:
+            held, self._held = self._held or [], None
+            queries = [self.queries[q] for q in held if q in self.queries]
+        for query in queries:
+            self._launch(query)
+
+    def ensure_changelog(self, topic: str, source_topics: list[str]) -> None:
+        """Create a store's compacted changelog topic unless it exists."""
+        store = self.store
+        if store is None or store.describe_topic(topic) is not None:
+            return
+        partitions = 1
+        for source in source_topics:
+            description = store.describe_topic(source)
+            if description is not None:
+                partitions = max(partitions, description.partitions)
+        try:
+            store.create_topic(topic, partitions=partitions, replicas=self.replicas or 1,
+                               config={"cleanup.policy": "compact"})
+        except Exception as error:  # noqa: BLE001 - created concurrently is fine; anything else is reported
+            if store.describe_topic(topic) is None:
+                raise
+            _log.debug("changelog %s already created: %s", topic, error)
+
+    def log_production_error(self, query_id: str, error: BaseException) -> None:
+        self.processing_log.log(f"processing.{query_id}.KafkaTopic_Sink", PRODUCTION_ERROR,
+                                f"Error producing an output record: {error}", error)
+
+    def wait_caught_up(self, query_id: str, timeout: float = 30.0) -> bool:
+        """Block until a persistent query has committed up to the current end of its source topics (tests)."""
+        query = self.queries.get(query_id)
+        if query is None or self.store is None:
+            return False
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ends = {}
+            for topic in query.source_topics:
+                description = self.store.describe_topic(topic)
+                for partition in range(description.partitions if description else 0):
+                    ends[(topic, partition)] = self.store.end_offset(topic, partition)
+            positions = self.positions(query_id)
+            if all(positions.get(tp, 0) >= end for tp, end in ends.items()):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        """Stop every query, flush and close the producer and the pooled readers."""
+        for query_id in list(self.queries):
+            self.stop(query_id)
+        try:
+            self._producer.flush(timeout=10)
+        finally:
+            self._producer.close(timeout=10)
+            self.readers.close()
