@@ -15,7 +15,7 @@ from labkit.sql import ast
 if TYPE_CHECKING:
     from labkit.engine.engine import KsqlEngine
 
-__all__ = ["list_streams", "list_tables", "list_topics", "list_queries", "list_properties", "list_types",
+__all__ = ["step_tree", "list_streams", "list_tables", "list_topics", "list_queries", "list_properties", "list_types",
            "list_variables", "list_functions", "describe_source", "describe_sources", "describe_function",
            "explain"]
 
@@ -145,7 +145,9 @@ def explain(engine: "KsqlEngine", stmt: ast.Explain, session: Session) -> dict[s
         sink = engine.catalog.source(info.sink) if info.sink else None
         fields = responses.fields_of(sink.schema) if sink else []
         running = engine.runtime.queries.get(info.query_id)
-        plan_text = _plan_text(running.handlers) if running is not None else ""
+        plan_text = ""
+        if running is not None:
+            plan_text = getattr(running, "execution_plan", None) or _plan_text(running.handlers)
         description = rest.query_description(info.query_id, info.sql, fields=fields, sources=list(info.sources),
                                              sinks=[info.sink] if info.sink else [], execution_plan=plan_text,
                                              consumer_group_id=group + info.query_id, state=info.state)
@@ -163,24 +165,37 @@ def explain(engine: "KsqlEngine", stmt: ast.Explain, session: Session) -> dict[s
     from labkit.engine.planner import plan_query
 
     analysis = analyze(query, engine.catalog, persistent=sink_name is not None)
-    plan = plan_query(analysis, custom_types=engine.catalog.types, sink_name=sink_name)
+    plan = plan_query(analysis, custom_types=engine.catalog.types, sink_name=sink_name, config=session.effective())
     fields = responses.fields_of(plan.schema) if sink_name else responses.fields_of(
         type(plan.schema)((), plan.schema.value))
     description = rest.query_description("", inner.text, fields=fields, sources=list(plan.source_names),
                                          sinks=[sink_name] if sink_name else [],
-                                         execution_plan=_step_chain(plan.root),
+                                         execution_plan=_step_chain(plan.root, plan.internal_topics),
                                          query_type="PERSISTENT" if sink_name else "PUSH")
     return rest.query_description_entity(stmt.text, description)
 
 
-def _step_chain(step: Any) -> str:
-    """The steps from the source to `step`, one per line (ksqlDB prints its execution plan as a tree)."""
-    lines = []
-    while step is not None:
-        lines.append(step.describe())
-        step = getattr(step, "parent", None)
-    return "\n".join(f"{' ' * (2 * i)} > [ {line} ]" for i, line in enumerate(lines))
+def _step_chain(step: Any, internal: Any = ()) -> str:
+    """The steps from `step` down to its sources, one per line and indented as a tree (joins have two inputs),
+    as ksqlDB prints its execution plan; then the internal (repartition and changelog) topics."""
+    lines: list[str] = []
+
+    def visit(current: Any, depth: int) -> None:
+        lines.append(f"{' ' * (2 * depth)} > [ {current.describe()} ]")
+        for attribute in ("parent", "left", "right"):
+            child = getattr(current, attribute, None)
+            if child is not None and hasattr(child, "describe"):
+                visit(child, depth + 1)
+    visit(step, 0)
+    for topic in internal:
+        lines.append(f" Internal topic: {getattr(topic, 'topic', None) or topic.name}")
+    return "\n".join(lines)
 
 
 def _plan_text(handlers: dict[str, Any]) -> str:
     return "\n".join(f" > [ Source: {topic} ]" for topic in handlers)
+
+
+def step_tree(step: Any, internal: Any = ()) -> str:
+    """The execution plan text of a query's steps (EXPLAIN)."""
+    return _step_chain(step, internal)

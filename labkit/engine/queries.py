@@ -130,6 +130,8 @@ def start_query(engine: "KsqlEngine", query_id: str, sql: str, plan: QueryPlan, 
                                   custom_types=engine.catalog.types, offset_reset=reset,
                                   wall_clock=engine.insert_clock)
     query.topic_offset_reset = resets
+    from labkit.engine.describe import step_tree
+    query.execution_plan = step_tree(sink_step, plan.internal_topics)  # type: ignore[attr-defined]  # EXPLAIN
     query.materialization = materialization_of(plan, root) if kind == "PERSISTENT" else None  # type: ignore
     info = QueryInfo(query_id, sql, plan.source_names, sink.name, sink.topic, kind, offset_reset=reset,
                      internal_topics=internal)

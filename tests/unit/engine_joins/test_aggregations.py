@@ -61,7 +61,7 @@ def test_hopping_windows_update_every_window_containing_the_record(make_query) -
 
 
 def test_session_windows_merge_and_delete_the_sessions_they_replace(make_query) -> None:  # type: ignore[no-untyped-def]
-    q = make_query("CREATE TABLE OUT AS SELECT K, COUNT(*) AS C FROM S WINDOW SESSION (10 SECONDS) GROUP BY K;")
+    q = make_query("CREATE TABLE OUT AS SELECT K, COUNT(*) AS C FROM S WINDOW SESSION (20 SECONDS) GROUP BY K;")
     q.send("s", "a", {"V": 1}, 0)
     q.send("s", "a", {"V": 1}, 30_000)
     q.send("s", "a", {"V": 1}, 15_000)  # bridges both sessions
@@ -74,11 +74,15 @@ def test_emit_final_emits_each_window_once_after_it_closes(make_query) -> None: 
     q = make_query("CREATE TABLE OUT AS SELECT K, COUNT(*) AS C FROM S WINDOW TUMBLING (SIZE 2 MILLISECONDS, "
                    "GRACE PERIOD 1 MILLISECONDS) GROUP BY K EMIT FINAL;",
                    config={"ksql.streams.__emit.interval.ms.kstreams.windowed.aggregation__": 0})
-    for timestamp in (0, 1, 2, 3):
+    for timestamp in (0, 1, 2):
         q.send("s", "a", {"V": 1}, timestamp)
     assert q.output() == []
-    q.send("s", "a", {"V": 1}, 6)
-    assert q.output() == [("a", {"C": 2}, 1, (0, 2)), ("a", {"C": 2}, 3, (2, 4))]
+    q.send("s", "a", {"V": 1}, 3)  # stream time 3 = end 2 + grace 1: window [0, 2) is final
+    assert q.output() == [("a", {"C": 2}, 1, (0, 2))]
+    q.send("s", "a", {"V": 1}, 5)
+    assert q.output() == [("a", {"C": 2}, 3, (2, 4))]
+    q.send("s", "a", {"V": 1}, 9)  # window [4, 6) is past the store's retention (size + grace) when it closes
+    assert q.output() == []
 
 
 def test_window_bounds_are_selectable_when_aliased(make_query) -> None:  # type: ignore[no-untyped-def]
@@ -100,8 +104,8 @@ def test_window_bounds_are_selectable_when_aliased(make_query) -> None:  # type:
     ("CREATE TABLE OUT AS SELECT K, COUNT(*) FROM S WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY K, WINDOWSTART;",
      "Window bounds column WINDOWSTART can only be used in the SELECT clause of windowed aggregations"),
     ("CREATE STREAM OUT AS SELECT * FROM S WINDOW TUMBLING (SIZE 1 SECOND);", "WINDOW clause requires a GROUP BY clause."),
-    ("CREATE TABLE OUT AS SELECT K, TOPK(V, N) FROM S GROUP BY K;",
-     "Parameter 2 passed to function TOPK must be a literal constant, but was expression: 'N'"),
+    ("CREATE TABLE OUT AS SELECT K, TOPK(V, ABS(3)) FROM S GROUP BY K;",
+     "Parameter 2 passed to function TOPK must be a literal constant, but was expression: 'ABS(3)'"),
 ])
 def test_invalid_aggregations_fail_with_ksqldbs_messages(make_query, sql: str, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(EngineError) as raised:
