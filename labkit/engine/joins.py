@@ -243,6 +243,14 @@ class _JoinPlanner:
         name = f"{prefix}Join"
         if not left_step.is_table:
             if right_step.is_table:
+                # JoinNode.StreamToTableJoiner, when the physical plan is built
+                if info.within is not None:
+                    self.physical_checks.append(_fail(
+                        "A window definition was provided for a Stream-Table join. These joins are not windowed. "
+                        "Please drop the window definition (ie. the WITHIN clause) and try to execute your join "
+                        "again."))
+                if info.kind not in ("INNER", "LEFT"):
+                    self.physical_checks.append(_fail(f"Invalid join type encountered: {info.type_text}"))
                 self.forced_earliest.update(_topics(right_step))
                 return StreamTableJoinStep(left_step, right_step, info.kind, key_name, key_type, name)
             if info.within is None:
@@ -256,9 +264,9 @@ class _JoinPlanner:
                                         info.within.grace.millis if info.within.grace is not None else None)
             return StreamStreamJoinStep(left_step, right_step, info.kind, key_name, key_type, name, window)
         if info.within is not None:
-            raise EngineError("A window definition was provided for a Table-Table join. These joins are not windowed. "
-                              "Please drop the window definition (i.e. the WITHIN clause) and try to execute your "
-                              "Table-Table join again.")
+            self.physical_checks.append(_fail(
+                "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop "
+                "the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again."))
         self.forced_earliest.update(_topics(left_step))
         self.forced_earliest.update(_topics(right_step))
         return TableTableJoinStep(left_step, right_step, info.kind, key_name, key_type, name)
@@ -416,6 +424,10 @@ class _JoinPlanner:
     def _foreign_key_join(self, join: _Join, info: JoinInfo, left: ExecutionStep, right: ExecutionStep,
                           fk_expression: ast.Expression, prefix: str, final: bool) -> ExecutionStep:
         assert isinstance(join.left, _Leaf) and isinstance(join.right, _Leaf)
+        if info.within is not None:
+            self.physical_checks.append(_fail(
+                "A window definition was provided for a Table-Table join. These joins are not windowed. Please drop "
+                "the window definition (i.e. the WITHIN clause) and try to execute your Table-Table join again."))
         self.foreign_key = final
         self.fk_left = join.left.source
         self.forced_earliest.update(_topics(left))

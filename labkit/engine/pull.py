@@ -164,7 +164,8 @@ def check_pull_query(analysis: Analysis, session: Session) -> None:
     rules = [
         (analysis.is_join, "Pull queries don't support JOIN clauses."),
         (analysis.window is not None, "Pull queries don't support WINDOW clauses."),
-        (analysis.group_by is not None, "Pull queries don't support GROUP BY clauses."),
+        # an aggregate call without GROUP BY gets ksqlDB's dummy GROUP BY (Analyzer.addDummyGroupbyForUdafs)
+        (analysis.group_by is not None or analysis.implicit_group_by, "Pull queries don't support GROUP BY clauses."),
         (analysis.partition_by is not None, "Pull queries don't support PARTITION BY clauses."),
         (analysis.having is not None, "Pull queries don't support HAVING clauses."),
     ]
@@ -442,6 +443,30 @@ def _key_text(schema: LogicalSchema) -> str:
 # ----------------------------------------------------------------------------------------------- running
 
 
+def _fails_only_in_between(analysis: Analysis, engine: "KsqlEngine", session: Session) -> bool:
+    """True when the WHERE clause type-checks once its BETWEEN predicates are taken as TRUE."""
+    from labkit.engine.planner import plan_query
+
+    def unchecked(node: ast.Node) -> ast.Node | None:
+        return ast.BooleanLiteral(value=True) if isinstance(node, ast.Between) else None
+
+    stripped = rewrite(analysis.where, unchecked)
+    if stripped is analysis.where:
+        return False
+    try:
+        plan_query(_with_where(analysis, stripped),
+                   custom_types=engine.catalog.types, config=session.effective())
+    except EngineError:
+        return False
+    return True
+
+
+def _with_where(analysis: Analysis, where: ast.Expression) -> Analysis:
+    clone = copy.copy(analysis)
+    clone.where = where
+    return clone
+
+
 def start_pull_query(engine: "KsqlEngine", analysis: Analysis, session: Session) -> TransientQuery:
     """Run a pull query over a materialized table; returns a finished TransientQuery holding the rows."""
     from labkit.engine.planner import plan_query
@@ -461,6 +486,12 @@ def start_pull_query(engine: "KsqlEngine", analysis: Analysis, session: Session)
     try:
         plan = plan_query(analysis, custom_types=engine.catalog.types, config=session.effective())
     except EngineError as error:
+        if where is not None and error.message.startswith("Error in WHERE expression: ") \
+                and _fails_only_in_between(analysis, engine, session):
+            # ksqlDB's FilterTypeValidator types BETWEEN as BOOLEAN unchecked: the mismatch surfaces
+            # when the interpreter compiles the WHERE clause.
+            inner = error.message[len("Error in WHERE expression: "):]
+            raise EngineError(f"Invalid expression: {inner}\nStatement: {expression_text(where)}") from None
         if where is not None and error.message.startswith(("Error in WHERE expression", "Type error in WHERE")):
             raise EngineError(f"{error.message}\nStatement: {expression_text(where)}") from None
         raise

@@ -124,6 +124,9 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
                                     processing_log=engine.processing_log, emit=lambda *args: None,
                                     custom_types=engine.catalog.types, offset_reset=reset,
                                     downstream=transient.collect)
+    if not is_pull:  # tables and the table side of joins start from earliest unless configured
+        from labkit.engine.queries import topic_offset_resets
+        running.offset_reset, running.topic_offset_reset = topic_offset_resets(plan, session)
     if is_pull:
         description = engine.store.describe_topic(source.topic)
         partitions = description.partitions if description else 0

@@ -781,9 +781,12 @@ def parse_timestamp_text(text: str) -> dt.datetime:
         if not m:
             raise ValueError(f"Text '{date}T{time}' could not be parsed")
         y, mo, d, h, mi, s, ms = (int(g) for g in m.groups())
-        if h > 23 or mi > 59 or s > 59:
+        # java.time SMART resolution accepts 24:00:00.000 as the end of the day (next midnight)
+        end_of_day = h == 24 and mi == 0 and s == 0 and ms == 0
+        if (h > 23 and not end_of_day) or mi > 59 or s > 59:
             raise ValueError(f"Text '{date}T{time}' could not be parsed: invalid time")
-        local = dt.datetime.combine(_smart_date(y, mo, d), dt.time(h, mi, s, ms * 1000))
+        local = dt.datetime.combine(_smart_date(y, mo, d), dt.time(0 if end_of_day else h, mi, s, ms * 1000))
+        local += dt.timedelta(days=1 if end_of_day else 0)
         return local.replace(tzinfo=zone).astimezone(dt.timezone.utc)
     except (ValueError, OverflowError) as e:
         raise CastError(f"Failed to parse timestamp '{text}': {e}{_TS_HELP}") from e

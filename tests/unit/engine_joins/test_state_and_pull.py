@@ -88,6 +88,18 @@ def test_pull_query_errors_are_ksqldbs(engine) -> None:  # type: ignore[no-untyp
                      properties={"ksql.query.pull.table.scan.enabled": False})
     with pytest.raises(KsqlStatementError, match="Pull queries don't support GROUP BY clauses."):
         engine.query("SELECT ID, COUNT(*) FROM COUNTS GROUP BY ID;")
+    with pytest.raises(KsqlStatementError, match="Pull queries don't support GROUP BY clauses."):
+        engine.query("SELECT COUNT(*) FROM COUNTS;")  # an aggregate gets ksqlDB's dummy GROUP BY
+    with pytest.raises(KsqlStatementError, match="Invalid expression: Cannot compare ID \\(STRING\\) to 1 "
+                                                  "\\(INTEGER\\) with GREATER_THAN_OR_EQUAL"):
+        engine.query("SELECT * FROM COUNTS WHERE ID BETWEEN 1 AND 'z';")
+    with pytest.raises(KsqlStatementError, match="Error in WHERE expression: Cannot compare ID"):
+        engine.query("SELECT * FROM COUNTS WHERE ID = 1;")
+
+
+def test_pull_query_window_bounds_accept_partial_datetimes(engine) -> None:  # type: ignore[no-untyped-def]
+    rows = pull(engine, "SELECT * FROM PER_SECOND WHERE ID = 'a' AND WINDOWSTART < '1970-01-01T24';")[2]
+    assert rows == [["a", 0, 1000, 1], ["a", 2000, 3000, 1]]  # hour 24 is the next midnight, as in java.time
 
 
 def test_create_source_table_is_materialized_by_a_hidden_query(engine) -> None:  # type: ignore[no-untyped-def]

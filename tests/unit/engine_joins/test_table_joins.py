@@ -59,6 +59,12 @@ def test_filter_after_a_table_join_forwards_no_tombstone_for_rows_that_never_pas
      "Got T.ID = U.D."),
     ("CREATE STREAM OUT AS SELECT * FROM L JOIN R ON L.ID = R.ID;",
      "Stream-Stream joins must have a WITHIN clause specified."),
+    ("CREATE STREAM OUT AS SELECT * FROM L JOIN T WITHIN 1 SECOND ON L.ID = T.ID;",
+     "A window definition was provided for a Stream-Table join. These joins are not windowed."),
+    ("CREATE STREAM OUT AS SELECT * FROM L RIGHT JOIN T ON L.ID = T.ID;",
+     "Invalid join type encountered: RIGHT [OUTER] JOIN"),
+    ("CREATE TABLE OUT AS SELECT * FROM T JOIN U WITHIN 1 SECOND ON T.ID = U.ID;",
+     "A window definition was provided for a Table-Table join. These joins are not windowed."),
 ])
 def test_invalid_joins_fail_with_ksqldbs_messages(make_query, sql: str, message: str) -> None:  # type: ignore[no-untyped-def]
     from labkit.engine.planner import validate_key_present
