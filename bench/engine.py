@@ -8,6 +8,10 @@ workbook's engine on 8088 is not disturbed, and stops it at the end.
    (`SELECT ID, UCASE(NAME) AS NAME, AMOUNT FROM S WHERE AMOUNT >= 10`, from the earliest offset) and by a
    Quix Streams application doing the same filter and projection on the same topic; rows/s = input records
    over the time until the last output record is in the output topic. Goal: engine >= 1.0x Quix Streams.
+   Stateful, on one pair of topics (USERS: 1,000 users, ORDERS: N orders keyed by user, event times 1 ms apart):
+   a stream-table join (`ORDERS JOIN USERS`, CSAS) beside Quix's `join_asof` of the orders on the users, and a
+   TUMBLING (10 s) COUNT per user (CTAS, EMIT CHANGES: one output per order) beside Quix's
+   `tumbling_window(10 s).count().current()`; same measure. Both sides keep their state in changelog topics.
 2. Push latency: a push query over /query-stream; one record produced at a time with acks=all; the time from
    before `send` to the row arriving at the client. Goal: p50 <= 20 ms.
 3. Pull latency: `SELECT * FROM <stream of 10 rows>;` over /query-stream, whole answer read. Goal: p50 <= 5 ms.
@@ -122,6 +126,115 @@ def quix_throughput(settings: config.Settings, source: str, rows: int, passing: 
     return rows / (done["at"] - started)
 
 
+USERS = 1000
+
+
+def create_join_topics(settings: config.Settings, users: str, orders: str) -> int:
+    """Both topics (2 partitions each), and the USERS (key: INT uid, {"NAME"}); returns the orders' base time."""
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="bench-engine")
+    try:
+        admin.create_topics([NewTopic(users, 2, 3), NewTopic(orders, 2, 3)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(**settings.kafka_client_config(), acks="all", linger_ms=20)
+    base = int(time.time() * 1000) - 600_000
+    for uid in range(USERS):
+        producer.send(users, key=uid.to_bytes(4, "big"), value=json.dumps({"NAME": f"user{uid}"}).encode(),
+                      timestamp_ms=base - 1000)
+    producer.flush()
+    producer.close()
+    return base
+
+
+def produce_orders(settings: config.Settings, orders: str, rows: int, base: int) -> None:
+    """ORDERS (key: INT uid, {"OID", "AMT"}), event times 1 ms apart, all after every user."""
+    producer = KafkaProducer(**settings.kafka_client_config(), acks="all", linger_ms=20, batch_size=512 * 1024)
+    for i in range(rows):
+        uid = i % USERS
+        producer.send(orders, key=uid.to_bytes(4, "big"), value=json.dumps({"OID": i, "AMT": i % 50}).encode(),
+                      timestamp_ms=base + i)
+    producer.flush()
+    producer.close()
+
+
+def engine_stateful_throughput(client: KsqlClient, settings: config.Settings, users: str, orders: str, rows: int,
+                               base: int, tag: str) -> tuple[float, float]:
+    """Rows/s of the stream-table join CSAS and of the tumbling-count CTAS, each run alone.
+
+    The join query starts on the USERS alone and the orders are produced while it runs (timed from the first
+    send): started over both topics already full, it drops the orders it reads before their user (the engine
+    does not hold back a topic's records until the other topic's older records are fetched, as Kafka Streams'
+    max.task.idle.ms does). The count reads the orders already there, from the earliest offset.
+    """
+    client.execute(f"CREATE TABLE BENCH_USERS_{tag} (UID INT PRIMARY KEY, NAME STRING) WITH (KAFKA_TOPIC='{users}', "
+                   "VALUE_FORMAT='JSON');")
+    client.execute(f"CREATE STREAM BENCH_ORDERS_{tag} (UID INT KEY, OID INT, AMT INT) WITH (KAFKA_TOPIC='{orders}', "
+                   "VALUE_FORMAT='JSON');")
+    earliest = {"auto.offset.reset": "earliest"}
+    started = time.monotonic()
+    client.execute(f"CREATE STREAM BENCH_JOINED_{tag} AS SELECT O.UID AS UID, O.OID AS OID, O.AMT AS AMT, "
+                   f"U.NAME AS NAME FROM BENCH_ORDERS_{tag} O JOIN BENCH_USERS_{tag} U ON O.UID = U.UID;",
+                   properties=earliest)
+    time.sleep(3)  # the table side is read
+    started = time.monotonic()
+    produce_orders(settings, orders, rows, base)
+    join_rate = rows / (wait_for_count(settings, f"BENCH_JOINED_{tag}", rows, timeout=600) - started)
+    started = time.monotonic()
+    client.execute(f"CREATE TABLE BENCH_COUNTS_{tag} AS SELECT UID, COUNT(*) AS C FROM BENCH_ORDERS_{tag} "
+                   "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY UID EMIT CHANGES;", properties=earliest)
+    count_rate = rows / (wait_for_count(settings, f"BENCH_COUNTS_{tag}", rows, timeout=600) - started)
+    return join_rate, count_rate
+
+
+def _run_quix(settings: config.Settings, build, out: str, wanted: int, rows: int, tag: str) -> float:
+    """Run a Quix Streams application built by `build(app)` until `out` holds `wanted` records; rows/s."""
+    import logging
+
+    from quixstreams import Application
+
+    app = Application(broker_address=settings.bootstrap_servers, consumer_group=f"bench-quix-{tag}",
+                      auto_offset_reset="earliest", state_dir=tempfile.mkdtemp(prefix="bench-quix-"),
+                      loglevel=logging.WARNING, use_changelog_topics=True)
+    build(app)
+    started = time.monotonic()
+    done: dict[str, float] = {}
+
+    def watch() -> None:
+        done["at"] = wait_for_count(settings, out, wanted, timeout=600)
+        app.stop()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    app.run()
+    watcher.join()
+    return rows / (done["at"] - started)
+
+
+def quix_stateful_throughput(settings: config.Settings, users: str, orders: str, rows: int,
+                             tag: str) -> tuple[float, float] | None:
+    try:
+        import quixstreams  # noqa: F401
+    except ImportError:
+        print("Quix Streams is not installed (pip install quixstreams): no peer figure.")
+        return None
+    join_out, count_out = f"bench_quix_joined_{tag}", f"bench_quix_counts_{tag}"
+
+    def join(app) -> None:  # the latest user (by event time) of each order's key: a stream-table join
+        orders_sdf = app.dataframe(app.topic(orders, key_deserializer="bytes", value_deserializer="json"))
+        users_sdf = app.dataframe(app.topic(users, key_deserializer="bytes", value_deserializer="json"))
+        joined = orders_sdf.join_asof(users_sdf, how="inner")
+        joined.to_topic(app.topic(join_out, key_serializer="bytes", value_serializer="json"))
+
+    def count(app) -> None:
+        sdf = app.dataframe(app.topic(orders, key_deserializer="bytes", value_deserializer="json"))
+        sdf = sdf.tumbling_window(10_000).count().current()
+        sdf.to_topic(app.topic(count_out, key_serializer="bytes", value_serializer="json"))
+
+    join_rate = _run_quix(settings, join, join_out, rows, rows, f"join-{tag}")
+    count_rate = _run_quix(settings, count, count_out, rows, rows, f"count-{tag}")
+    return join_rate, count_rate
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -188,6 +301,18 @@ def main(argv: list[str] | None = None) -> int:
             if quix_rate:
                 print(f"Quix Streams filter/projection: {quix_rate:,.0f} rows/s  "
                       f"(engine/Quix = {engine_rate / quix_rate:.2f}x, goal >= 1.0x)", flush=True)
+            users, orders = f"bench_users_{tag.lower()}", f"bench_orders_{tag.lower()}"
+            print(f"Producing {USERS} users to {users}, then {args.rows} orders to {orders}…", flush=True)
+            base = create_join_topics(settings, users, orders)
+            join_rate, count_rate = engine_stateful_throughput(client, settings, users, orders, args.rows, base, tag)
+            print(f"engine CSAS stream-table join: {join_rate:,.0f} rows/s", flush=True)
+            print(f"engine CTAS tumbling-window count: {count_rate:,.0f} rows/s", flush=True)
+            quix = quix_stateful_throughput(settings, users, orders, args.rows, tag.lower())
+            if quix:
+                print(f"Quix Streams join_asof (stream-table join): {quix[0]:,.0f} rows/s  "
+                      f"(engine/Quix = {join_rate / quix[0]:.2f}x, goal >= 1.0x)", flush=True)
+                print(f"Quix Streams tumbling_window().count().current(): {quix[1]:,.0f} rows/s  "
+                      f"(engine/Quix = {count_rate / quix[1]:.2f}x, goal >= 1.0x)", flush=True)
             push = push_latency(client, settings, tag, args.samples)
             print(f"push query latency (produce → row on /query-stream): p50 {statistics.median(push):.1f} ms, "
                   f"p99 {percentile(push, 0.99):.1f} ms  (goal p50 <= 20 ms)", flush=True)
