@@ -32,8 +32,15 @@ def _quiet(_: str) -> None:
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (22 characters).
+
+    Like Kafka's ``Uuid.randomUuid`` it never starts with a dash, which the storage tool's
+    argument parser would read as an option (1 start in 64 failed with "expected one argument").
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 @dataclass(frozen=True)
@@ -303,7 +310,7 @@ class EmbeddedCluster:
         for node in nodes:
             command = self._jvm_base(java) + [
                 "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", jars.classpath(self.settings),
-                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._properties(node.node_id)),
+                "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(self._properties(node.node_id)),
             ]
             procs.append((node, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                  stdin=subprocess.DEVNULL, text=True)))
