@@ -2,6 +2,7 @@
 
     labkit up [--brokers 1|3] [--backend embedded|compose|external] [--no-engine]
     labkit down [--engine-only] | status | reset [--yes] | fetch
+    labkit ksql [--execute SQL | --file F] [--url URL]     (a SQL prompt like ksqlDB's CLI)
 
 Every failure labkit expects is a `LabkitError`, printed as a message (never a traceback) with exit code 1.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from labkit import config
@@ -166,6 +168,36 @@ def cmd_pizza(args: argparse.Namespace) -> int:
     return 0 if healthy else 3
 
 
+def cmd_ksql(args: argparse.Namespace) -> int:
+    """A ksqlDB prompt against the configured engine; --execute/--file run statements without one."""
+    from labkit.ksql import KsqlClient
+    from labkit.repl import HISTORY_FILE, KsqlRepl
+
+    settings = _settings(args)
+    with KsqlClient(args.url) as client:
+        repl = KsqlRepl(client)
+        if args.execute is not None or args.file is not None:
+            if args.file is not None:
+                try:
+                    script = args.file.read_text(encoding="utf-8")
+                except OSError as error:
+                    raise LabkitError(f"Cannot read the SQL file {args.file}: {error.strerror}.") from error
+            else:
+                script = args.execute
+            return 0 if repl.run_script(script) else 1
+        interactive = sys.stdin.isatty()
+        return repl.interactive(history=settings.state_dir / HISTORY_FILE if interactive else None,
+                                banner=interactive, read=input if interactive else _read_quietly)
+
+
+def _read_quietly(prompt: str) -> str:
+    """input() without a prompt, for statements piped into `labkit ksql`."""
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `labkit` command."""
     parser = argparse.ArgumentParser(prog="labkit", description="Run the ksqlDB & Kafka workbook's cluster.")
@@ -200,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     pizza.add_argument("--seed", type=int, default=None, help="seed for reproducible toppings and order ids")
     pizza.add_argument("--topic-prefix", default="", help="prefix for every topic and group (default: none)")
     pizza.set_defaults(func=cmd_pizza)
+
+    ksql = sub.add_parser("ksql", help="a ksqlDB SQL prompt like ksqlDB's CLI (statements end with ';'; Ctrl-C "
+                                       "ends a running query; exit, quit or Ctrl-D leaves)")
+    source = ksql.add_mutually_exclusive_group()
+    source.add_argument("--execute", "-e", metavar="SQL", help="run these statements, print the answers, exit")
+    source.add_argument("--file", "-f", metavar="FILE", type=Path, help="run the statements in FILE, then exit")
+    ksql.add_argument("--url", help="ksqlDB server URL (default: LABKIT_KSQL_URL, or http://localhost:8088)")
+    ksql.set_defaults(func=cmd_ksql)
 
     fetch = sub.add_parser("fetch", help="download the Apache Kafka jars with Maven (done by `make setup`)")
     fetch.set_defaults(func=cmd_fetch)

@@ -39,4 +39,4 @@ class PipelineError(PizzaError):
 
 
 class EngineRequiredError(PizzaError):
-    """A ksqlDB view of the pizza flow was asked for, but this checkout has no ksqlDB engine client yet."""
+    """A ksqlDB view of the pizza flow was asked for, but no ksqlDB engine answers or can run its statements."""

@@ -3,11 +3,18 @@
     CREATE STREAM pizza_with_veggies (…) WITH (kafka_topic='pizza-with-veggies', value_format='json');
     CREATE TABLE pizza_order_status AS SELECT order_id, COUNT_DISTINCT(number) AS finished … GROUP BY order_id;
 
-`create_order_status_view()` runs both through `labkit.ksql`; `order_status()` is a pull query for one order,
-`order_status_rows()` a push query over every change (rows as dicts, ready for `labkit.widgets.LiveQueryView`).
-When no ksqlDB answers, or the server cannot run the statements (labkit's embedded engine has no aggregations
-yet), they raise `EngineRequiredError` saying so; statement errors of a working server stay `KsqlError`s.
-Against a real ksqlDB 0.29 (the compose backend) the statements run as they are.
+`create_order_status_view()` runs both through `labkit.ksql` (reading the topic from its first record, so
+orders placed before the view existed are counted too); `order_status()` is a pull query for one order,
+`order_status_rows()` a push query over every change (rows as dicts, ready for `labkit.widgets.LiveQueryView`);
+`drop_order_status_view()` removes both again. COUNT_DISTINCT over the pizza `number` counts a pizza that a
+restarted service sent twice only once. When no ksqlDB answers, or the server cannot run the statements,
+they raise `EngineRequiredError` saying so; statement errors of a working server stay `KsqlError`s.
+The statements are plain ksqlDB 0.29 SQL: they run the same on labkit's engine and on a real ksqlDB.
+
+Example:
+    >>> with KsqlClient() as ksql:                                              # doctest: +SKIP
+    ...     create_order_status_view(ksql)
+    ...     order_status(order_id, ksql)
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 STREAM = "pizza_with_veggies"
 TABLE = "pizza_order_status"
 PUSH_QUERY = f"SELECT order_id, finished FROM {TABLE} EMIT CHANGES;"
+FROM_BEGINNING = {"auto.offset.reset": "earliest"}
 SERVER_ERROR = 50000
 
 
@@ -38,6 +46,14 @@ def statements(topics: PizzaTopics | None = None) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT order_id, COUNT_DISTINCT(number) AS finished "
         f"FROM {STREAM} GROUP BY order_id EMIT CHANGES;",
     ]
+
+
+def drop_statements() -> list[str]:
+    """DROP the table (with its topic; this also terminates the query that fills it), then the stream.
+
+    The stream's topic is the pipeline's `pizza-with-veggies`: it stays (the pipeline owns it).
+    """
+    return [f"DROP TABLE IF EXISTS {TABLE} DELETE TOPIC;", f"DROP STREAM IF EXISTS {STREAM};"]
 
 
 def pull_query(order_id: str) -> str:
@@ -69,10 +85,25 @@ def _engine(client: "KsqlClient | None", what: str) -> Iterator["KsqlClient"]:
             active.close()
 
 
-def create_order_status_view(client: "KsqlClient | None" = None, *, topics: PizzaTopics | None = None) -> list[Any]:
-    """Create the stream and the order-status table (idempotent); returns the server's answers."""
+def create_order_status_view(client: "KsqlClient | None" = None, *, topics: PizzaTopics | None = None,
+                             fresh: bool = False, from_beginning: bool = True) -> list[Any]:
+    """Create the stream and the order-status table (idempotent); returns the server's answers.
+
+    `fresh=True` first drops a view left by an earlier run (whose counts would belong to deleted topics);
+    `from_beginning` counts the pizzas already in the topic (ksqlDB starts a query at the end otherwise).
+    """
+    properties = FROM_BEGINNING if from_beginning else None
     with _engine(client, "The ksqlDB view of the pizza orders") as ksql:
-        return [ksql.execute(statement) for statement in statements(topics)]
+        if fresh:
+            for statement in drop_statements():
+                ksql.execute(statement)
+        return [ksql.execute(statement, properties=properties) for statement in statements(topics)]
+
+
+def drop_order_status_view(client: "KsqlClient | None" = None) -> list[Any]:
+    """Drop the order-status table (and its topic) and the stream; nothing happens for what does not exist."""
+    with _engine(client, "Dropping the ksqlDB view of the pizza orders") as ksql:
+        return [ksql.execute(statement) for statement in drop_statements()]
 
 
 def order_status(order_id: str, client: "KsqlClient | None" = None) -> "pandas.DataFrame":
@@ -81,8 +112,24 @@ def order_status(order_id: str, client: "KsqlClient | None" = None) -> "pandas.D
         return ksql.pull(pull_query(order_id))
 
 
-def order_status_rows(client: "KsqlClient", *, limit: int | None = None,
-                      timeout: float | None = None) -> "PushQuery":
-    """Push query: every change of the order-status table, as dicts; close() it (or use `with`) to end it."""
-    with _engine(client, "Watching the order-status table") as ksql:
-        return ksql.push(PUSH_QUERY, limit=limit, timeout=timeout)
+def order_status_rows(client: "KsqlClient | None" = None, *, limit: int | None = None,
+                      timeout: float | None = None, from_beginning: bool = True) -> "PushQuery":
+    """Push query: every change of the order-status table, as dicts; close() it (or use `with`) to end it.
+
+    `from_beginning` replays the table's changes so far first (every order), then streams new ones. Without
+    a client the query gets one of its own (for the configured URL), closed with the query.
+    """
+    from labkit.ksql import KsqlClient
+
+    properties = FROM_BEGINNING if from_beginning else None
+    own = client is None
+    active = client if client is not None else KsqlClient()
+    try:
+        with _engine(active, "Watching the order-status table") as ksql:
+            rows = ksql.push(PUSH_QUERY, properties=properties, limit=limit, timeout=timeout)
+    except BaseException:
+        if own:
+            active.close()
+        raise
+    rows.owns_client = own
+    return rows

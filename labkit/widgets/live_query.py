@@ -3,7 +3,8 @@
 Rows may be mappings, objects with `to_dict()`, or sequences (with `columns`). With `key`, a row replaces the
 row with the same key (a table, like `SELECT … FROM a_table EMIT CHANGES`); without, rows are appended and
 the newest `max_rows` kept (a stream). `None` items are heartbeats: they let the view notice Stop while
-the source is idle.
+the source is idle. The table is redrawn at most every RENDER_INTERVAL_S; the last rows of a burst are drawn
+by a short timer, so the view never lags behind `snapshot()` while the source waits for more.
 
 Example:
     >>> view = LiveQueryView(shop.order_service.updates(), key="order_id",     # doctest: +SKIP
@@ -12,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import html
+import threading
 import time
 from collections import OrderedDict, deque
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
@@ -42,6 +44,9 @@ class LiveQueryView(LiveWidget):
         self.finished = False
         self._table: OrderedDict[Any, dict[str, Any]] = OrderedDict()
         self._stream: deque[dict[str, Any]] = deque(maxlen=max_rows)
+        self._rows_lock = threading.Lock()  # the worker adds rows while a render timer reads them
+        self._render_timer: threading.Timer | None = None
+        self._last_render = 0.0
         self.view = widgets.HTML(_table([], self.columns or []))
         self.status = widgets.Label("waiting for rows…")
         header = widgets.HTML(f"<b>{html.escape(title)}</b>")
@@ -68,7 +73,8 @@ class LiveQueryView(LiveWidget):
 
     def current_rows(self) -> list[dict[str, Any]]:
         """The rows shown now (table rows in first-seen key order, or the newest stream rows)."""
-        return list(self._table.values()) if self.key else list(self._stream)
+        with self._rows_lock:
+            return list(self._table.values()) if self.key else list(self._stream)
 
     def snapshot(self) -> dict[str, Any]:
         """Columns, rows shown, how many rows arrived, and whether the view still runs."""
@@ -77,17 +83,13 @@ class LiveQueryView(LiveWidget):
 
     def _work(self) -> None:
         iterator: Iterator[Any] = iter(self.rows)
-        last_render = 0.0
         try:
             for item in iterator:
                 if self._stop.is_set():
                     break
                 if item is not None:
                     self._add(self._normalise(item))
-                now = time.monotonic()
-                if now - last_render >= RENDER_INTERVAL_S:
-                    self._render()
-                    last_render = now
+                    self._render_soon()
             else:
                 self.finished = True
         except Exception:
@@ -95,11 +97,28 @@ class LiveQueryView(LiveWidget):
                 raise  # shown under the table by LiveWidget
             # Stop closed the source under a blocked read (on_stop): that error is how the read ends.
         finally:
+            timer = self._render_timer
+            if timer is not None:
+                timer.cancel()
             close = getattr(iterator, "close", None)
             if close is not None:
                 close()
             self._render()
             self.status.value = f"{self.received} row(s) · " + ("ended" if self.finished else "stopped")
+
+    def _render_soon(self) -> None:
+        """Render now if the last render is old enough, else once the interval is over (one timer at a time)."""
+        wait = self._last_render + RENDER_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self._render()
+        elif self._render_timer is None or not self._render_timer.is_alive():
+            self._render_timer = threading.Timer(wait, self._render_pending)
+            self._render_timer.daemon = True
+            self._render_timer.start()
+
+    def _render_pending(self) -> None:
+        if not self._stop.is_set():
+            self._render()
 
     def _normalise(self, item: Any) -> dict[str, Any]:
         if isinstance(item, Mapping):
@@ -115,11 +134,12 @@ class LiveQueryView(LiveWidget):
         return row
 
     def _add(self, row: dict[str, Any]) -> None:
-        self.received += 1
-        if self.key:
-            self._table[row.get(self.key)] = row
-        else:
-            self._stream.append(row)
+        with self._rows_lock:
+            self.received += 1
+            if self.key:
+                self._table[row.get(self.key)] = row
+            else:
+                self._stream.append(row)
 
     def _columns(self) -> list[str]:
         if self.columns:
@@ -128,6 +148,7 @@ class LiveQueryView(LiveWidget):
         return list(rows[0]) if rows else []
 
     def _render(self) -> None:
+        self._last_render = time.monotonic()
         rows = self.current_rows()[-self.max_rows:]
         self.view.value = _table(rows, self._columns())
         self.status.value = f"{self.received} row(s) · live"

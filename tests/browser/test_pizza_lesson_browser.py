@@ -1,4 +1,5 @@
-"""Lesson 06 in a real browser: run its cells in JupyterLab, click Order, see the order complete."""
+"""Lesson 06 in a real browser: run its cells in JupyterLab, click Order, see the order complete, then see the
+order in the live push-query widget (ksqlDB's order-status table)."""
 from __future__ import annotations
 
 import re
@@ -104,6 +105,9 @@ def lesson_shop(jupyterlab):
     yield
     for session in jupyterlab.api("GET", "sessions").json():
         jupyterlab.api("DELETE", f"sessions/{session['id']}")
+    from labkit.pizza import ksql_view
+
+    ksql_view.drop_order_status_view()  # the lesson's ksqlDB table and stream (its clean-up cell did not run)
     deadline = time.monotonic() + 30
     while True:  # consumers leave their groups as the kernel's shop stops; then the groups can go
         try:
@@ -144,22 +148,32 @@ def test_order_button_fills_the_progress_bar_and_the_pizza_table(jupyterlab, bro
     page.wait_for_timeout(300)  # let the scrolled cells paint
     page.screenshot(path=str(artifacts / "lesson06_order_panel.png"))
 
-    # The live order-status table further down shows one row per order, updated as pizzas finish.
-    status_cell = _index_of(notebook, "status_view = LiveQueryView(")
+    # Further down, the live push-query widget shows ksqlDB's order-status table: a row per order, this one too.
+    ordered = re.search(r"…(\d{6})\s", first_row).group(1)
+    widget_cell = _index_of(notebook, "ksql_status = LiveQueryView(")
+    check_cell = _index_of(notebook, "# Check yourself: the push query's table")
     cells = page.locator(".jp-Notebook .jp-Cell")
     cells.nth(panel_cell + 1).locator(".jp-InputPrompt").first.click()
-    for index in range(panel_cell + 1, status_cell + 2):
+    for index in range(panel_cell + 1, check_cell + 1):
         page.keyboard.press("Shift+Enter")
         if notebook.cells[index].cell_type == "code":
             _wait_executed(page, cells.nth(index), index)
-    live_rows = cells.nth(status_cell).locator("table.live-query-table tbody tr")
-    page.wait_for_function("n => document.querySelectorAll('table.live-query-table tbody tr').length >= n", arg=18,
-                           timeout=30_000)
-    assert live_rows.count() >= 18 and "complete" in live_rows.first.inner_text()
+    widget = cells.nth(widget_cell)
+    assert "SELECT order_id, finished FROM pizza_order_status EMIT CHANGES" in widget.inner_text()
+    # 19 orders by now (18 from the lesson's cells, 1 from the click); the newest, of 4 pizzas, is drawn complete.
+    page.wait_for_function(
+        "n => { const rows = document.querySelectorAll('table.live-query-table tbody tr');"
+        " return rows.length >= n && rows[rows.length - 1].innerText.trim().split(/\\s+/)[1] === '4'; }",
+        arg=19, timeout=30_000)
+    live_rows = widget.locator("table.live-query-table tbody tr")
+    shown = [live_rows.nth(i).inner_text().split() for i in range(live_rows.count())]
+    assert all(len(cells_text) == 2 and int(cells_text[1]) >= 1 for cells_text in shown), shown
+    assert [finished for order_id, finished in shown if order_id.endswith(ordered)] == ["3"], shown
+    assert widget.locator(".widget-label", has_text="row(s) · live").count() == 1
 
-    cells.nth(status_cell).scroll_into_view_if_needed()
+    widget.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    page.screenshot(path=str(artifacts / "lesson06_order_status.png"))
+    page.screenshot(path=str(artifacts / "lesson06_push_query.png"))
 
     # Shutting the kernel down stops the shop (pipelines stop at interpreter exit): port 8094 is free again.
     for session in jupyterlab.api("GET", "sessions").json():

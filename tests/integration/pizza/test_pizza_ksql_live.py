@@ -1,7 +1,4 @@
-"""The ksqlDB view of the pizza flow on a live engine process: pull and push queries over the order table.
-
-Skips, saying why, while the engine cannot run the statements (labkit's engine has no aggregations yet).
-"""
+"""The ksqlDB view of the pizza flow on a live engine process: pull and push queries over the order table."""
 from __future__ import annotations
 
 import uuid
@@ -9,8 +6,8 @@ import uuid
 import pytest
 
 from labkit.cluster.engine_process import EngineProcess
-from labkit.ksql import KsqlClient, KsqlResponseError
-from labkit.pizza import EngineRequiredError, wait_until
+from labkit.ksql import KsqlClient
+from labkit.pizza import wait_until
 from labkit.pizza import ksql_view
 from labkit.topics import admin_client, delete_topics
 from labkit.widgets import LiveQueryView
@@ -38,22 +35,14 @@ def engine(shop, settings, tmp_path_factory):
 @pytest.fixture
 def ksql(engine, shop):
     with KsqlClient(engine.settings.ksql_url, timeout=30) as client:
-        try:
-            ksql_view.create_order_status_view(client, topics=shop.topics)
-        except EngineRequiredError as error:
-            pytest.skip(f"ENGINE: {error}")
+        ksql_view.create_order_status_view(client, topics=shop.topics, fresh=True)
         yield client
+        ksql_view.drop_order_status_view(client)
 
 
 def test_pull_query_counts_an_orders_finished_pizzas(ksql, shop):
     order_id = shop.order(3)
     shop.wait(order_id)
-    try:
-        ksql_view.order_status(order_id, ksql)
-    except KsqlResponseError as error:
-        if "not supported yet" in error.message:
-            pytest.skip(f"ENGINE: {error.message}")
-        raise
 
     def counted() -> bool:
         frame = ksql_view.order_status(order_id, ksql)
@@ -75,3 +64,19 @@ def test_push_query_rows_show_in_the_live_view(ksql, shop):
     finally:
         view.stop()
     assert not view.running
+
+
+def test_the_table_counts_orders_placed_before_it_existed_and_each_pizza_once(engine, shop):
+    earlier = shop.order(2)
+    shop.wait(earlier)
+    with KsqlClient(engine.settings.ksql_url, timeout=30) as client:
+        ksql_view.create_order_status_view(client, topics=shop.topics, fresh=True)
+        try:
+            wait_until(lambda: list(ksql_view.order_status(earlier, client)["FINISHED"]) == [2], timeout=30,
+                       what="the new table to count the earlier order's 2 pizzas")
+            with ksql_view.order_status_rows(client, timeout=30) as rows:
+                replayed = next(row for row in rows if row["ORDER_ID"] == earlier and row["FINISHED"] == 2)
+        finally:
+            dropped = ksql_view.drop_order_status_view(client)
+    assert replayed == {"ORDER_ID": earlier, "FINISHED": 2}
+    assert [answer[0]["commandStatus"]["status"] for answer in dropped] == ["SUCCESS", "SUCCESS"]

@@ -34,11 +34,13 @@ class FakeClient:
     def __init__(self, error=None):
         self.error = error
         self.executed = []
+        self.properties = []
 
-    def execute(self, statement):
+    def execute(self, statement, properties=None):
         if self.error:
             raise self.error
         self.executed.append(statement)
+        self.properties.append(properties)
         return [{"commandStatus": {"status": "SUCCESS"}}]
 
     def pull(self, sql):
@@ -65,3 +67,28 @@ def test_a_working_server_gets_both_statements():
     client = FakeClient()
     answers = ksql_view.create_order_status_view(client, topics=PizzaTopics(prefix="t-"))
     assert len(answers) == 2 and client.executed == ksql_view.statements(PizzaTopics(prefix="t-"))
+
+
+def test_the_table_counts_the_pizzas_already_in_the_topic_unless_told_otherwise():
+    client = FakeClient()
+    ksql_view.create_order_status_view(client)
+    assert client.properties == [{"auto.offset.reset": "earliest"}] * 2
+    later = FakeClient()
+    ksql_view.create_order_status_view(later, from_beginning=False)
+    assert later.properties == [None, None]
+
+
+def test_fresh_drops_the_table_with_its_topic_before_the_stream_then_creates_both():
+    client = FakeClient()
+    ksql_view.create_order_status_view(client, fresh=True)
+    drop_table, drop_stream, create_stream, create_table = client.executed
+    assert drop_table == "DROP TABLE IF EXISTS pizza_order_status DELETE TOPIC;"
+    assert drop_stream == "DROP STREAM IF EXISTS pizza_with_veggies;"  # the pipeline's topic stays
+    assert [create_stream, create_table] == ksql_view.statements()
+    assert client.properties[:2] == [None, None]
+
+
+def test_drop_order_status_view_runs_the_drop_statements():
+    client = FakeClient()
+    ksql_view.drop_order_status_view(client)
+    assert client.executed == ksql_view.drop_statements()

@@ -202,3 +202,23 @@ def test_stop_that_closes_a_blocked_source_ends_quietly():
     view = LiveQueryView(source, title="t6", on_stop=source.close)
     view.stop()
     assert not view.running and view.snapshot()["error"] is None
+
+
+def test_the_last_rows_of_a_burst_are_drawn_while_the_source_waits():
+    import threading
+
+    release = threading.Event()
+
+    def burst_then_wait():
+        for ready in range(1, 6):
+            yield {"order_id": "o1", "ready": ready}
+        release.wait(10)  # a push query with nothing new to send
+
+    view = LiveQueryView(burst_then_wait(), key="order_id", title="t-burst")
+    try:
+        wait_for(lambda: "<td style='padding:2px 8px'>5</td>" in view.view.value)
+        assert view.running and view.snapshot()["rows"] == [{"order_id": "o1", "ready": 5}]
+        assert view.status.value == "5 row(s) · live"
+    finally:
+        release.set()
+        view.stop()
