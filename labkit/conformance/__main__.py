@@ -1,7 +1,8 @@
 """`python -m labkit.conformance qtt|rqtt PATH… [--json OUT]`: run ksqlDB's test cases against the engine.
 
 Prints one line per failing case and the summary `N passed, M failed, K skipped`; skips are only for
-formats that need a schema registry (or cases disabled upstream), each with its reason.
+formats that need a schema registry (or cases disabled upstream, or whose expected error upstream never checks),
+each with its reason.
 """
 from __future__ import annotations
 

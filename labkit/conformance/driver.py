@@ -9,7 +9,7 @@ primitive, depending on the topic's format); the driver (de)serializes with the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -55,4 +55,11 @@ class ConformanceDriver(Protocol):
         """Stop every query and free the driver."""
 
 
-DriverFactory = Callable[[dict], ConformanceDriver]
+class DriverFactory(Protocol):
+    """Makes a fresh driver from the server/harness properties.
+
+    `kafka_partitioning`: records go to the partition Kafka's default partitioner picks (murmur2 of the
+    serialized key), as on the real cluster RQTT runs on; otherwise to partition 0, as in TopologyTestDriver.
+    """
+
+    def __call__(self, properties: dict, *, kafka_partitioning: bool = False) -> ConformanceDriver: ...

@@ -89,7 +89,13 @@ class GroupByStep(ExecutionStep):
         def process_stream(row: Row) -> None:
             if row.value is None:
                 return
-            key = key_of(row.value) if rekey else row.key
+            if not rekey:  # grouped by the key: the row goes on as it is
+                key = row.key
+                if key is None or None in key:
+                    return
+                forward(row)
+                return
+            key = key_of(row.value)
             if key is None or any(k is None for k in key):
                 return
             forward(row.derive(key=key))

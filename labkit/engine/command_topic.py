@@ -167,26 +167,55 @@ def _jsonable(properties: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class ReplayStore:
-    """A TopicStore view used while replaying: topics that existed before the replay are never deleted.
+    """A TopicStore view used while replaying: topics are created at the end, existing ones never deleted.
 
-    ksqlDB deletes a topic for `DROP ... DELETE TOPIC` when the statement is submitted, not when the command
-    is replayed; a replay that deleted topics would destroy data written since. Only topics the replay itself
-    created (and a later DROP ... DELETE TOPIC removed again) are deleted.
+    ksqlDB deletes a topic for `DROP ... DELETE TOPIC` (and a terminated query's internal topics) when the
+    statement is submitted, not when the command is replayed; a replay that deleted topics would destroy data
+    written since. Topics the replayed commands create are only noted (a later DROP or TERMINATE in the log
+    forgets them again) and `finish()` creates those still wanted, so a long log does not create and delete
+    the same topics over and over. Descriptions of real topics are read once per replay.
     """
 
     def __init__(self, real: TopicStore) -> None:
         self._real = real
-        self.created: set[str] = set()
+        self.pending: dict[str, TopicDescription] = {}
+        self._described: dict[str, TopicDescription | None] = {}
 
     def create_topic(self, name: str, *, partitions: int = 1, replicas: int = 1,
                      config: Mapping[str, str] | None = None) -> None:
-        self._real.create_topic(name, partitions=partitions, replicas=replicas, config=config)
-        self.created.add(name)
+        if self.describe_topic(name) is not None:
+            raise TopicStoreError(f"Topic '{name}' already exists.")
+        self.pending[name] = TopicDescription(name, partitions, replicas, dict(config or {}))
+
+    def describe_topic(self, name: str) -> TopicDescription | None:
+        if name in self.pending:
+            return self.pending[name]
+        if name not in self._described:
+            self._described[name] = self._real.describe_topic(name)
+        return self._described[name]
+
+    def list_topics(self) -> list[str]:
+        return sorted(set(self._real.list_topics()) | set(self.pending))
 
     def delete_topic(self, name: str) -> None:
-        if name in self.created:
-            self._real.delete_topic(name)
-            self.created.discard(name)
+        self.pending.pop(name, None)
+
+    def finish(self) -> list[str]:
+        """Create the topics the replayed commands still need; returns their names."""
+        created = []
+        for name, description in self.pending.items():
+            if self._real.describe_topic(name) is not None:
+                continue
+            try:
+                self._real.create_topic(name, partitions=description.partitions, replicas=description.replicas,
+                                        config=description.config)
+            except TopicStoreError as error:
+                _log.warning("replay could not create topic %s: %s", name, error)
+                continue
+            created.append(name)
+        self.pending.clear()
+        self._described.clear()
+        return created
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)

@@ -72,8 +72,10 @@ def list_topics(engine: "KsqlEngine", stmt: ast.ListTopics, session: Session) ->
 
 
 def list_queries(engine: "KsqlEngine", stmt: ast.ListQueries, session: Session) -> dict[str, Any]:
+    from labkit.engine.transient import running_transient_queries
+    pushes = [responses.push_query_entity(q.query_id, q.sql) for q in running_transient_queries(engine)]
     return responses.rest().queries_list(stmt.text, [responses.query_entity(q)
-                                                     for q in engine.catalog.queries.values()])
+                                                     for q in engine.catalog.queries.values()] + pushes)
 
 
 def list_properties(engine: "KsqlEngine", stmt: ast.ListProperties, session: Session) -> dict[str, Any]:
@@ -145,11 +147,13 @@ def explain(engine: "KsqlEngine", stmt: ast.Explain, session: Session) -> dict[s
         sink = engine.catalog.source(info.sink) if info.sink else None
         fields = responses.fields_of(sink.schema) if sink else []
         running = engine.runtime.queries.get(info.query_id)
-        plan_text = ""
+        plan_text, topology = "", ""
         if running is not None:
             plan_text = getattr(running, "execution_plan", None) or _plan_text(running.handlers)
+            topology = getattr(running, "topology", "")
         description = rest.query_description(info.query_id, info.sql, fields=fields, sources=list(info.sources),
                                              sinks=[info.sink] if info.sink else [], execution_plan=plan_text,
+                                             topology=topology,
                                              consumer_group_id=group + info.query_id, state=info.state)
         return rest.query_description_entity(stmt.text, description)
     inner = stmt.statement
@@ -168,9 +172,12 @@ def explain(engine: "KsqlEngine", stmt: ast.Explain, session: Session) -> dict[s
     plan = plan_query(analysis, custom_types=engine.catalog.types, sink_name=sink_name, config=session.effective())
     fields = responses.fields_of(plan.schema) if sink_name else responses.fields_of(
         type(plan.schema)((), plan.schema.value))
+    from labkit.engine.topology import describe_topology
+
     description = rest.query_description("", inner.text, fields=fields, sources=list(plan.source_names),
                                          sinks=[sink_name] if sink_name else [],
                                          execution_plan=_step_chain(plan.root, plan.internal_topics),
+                                         topology=describe_topology(plan.root),
                                          query_type="PERSISTENT" if sink_name else "PUSH")
     return rest.query_description_entity(stmt.text, description)
 

@@ -119,6 +119,8 @@ class KsqlEngine:
         self._sequence = itertools.count()
         self.command_sequence = -1
         self.insert_clock: Callable[[], int] | None = None
+        self.replaying = False
+        """True while a server replays its command topic: accepted commands are not validated against topics."""
         ddl.setup_processing_log(self)
 
     # --- sessions and statements ----------------------------------------------------------------
@@ -194,6 +196,7 @@ class KsqlEngine:
         copy._sequence = itertools.count(self.command_sequence + 1)
         copy.command_sequence = self.command_sequence
         copy.insert_clock = self.insert_clock
+        copy.replaying = False
         return copy
 
     def execute_statement(self, statement: Statement, session: Session) -> dict[str, Any] | None:

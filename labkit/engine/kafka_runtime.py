@@ -4,10 +4,12 @@ A persistent query (CSAS, CTAS, INSERT INTO ... SELECT) runs in a thread of its 
 offsets live in the query's consumer group, named as ksqlDB names it
 (`_confluent-ksql-<service id>query_<query id>`). The consumer is assigned every partition of the query's
 source topics and starts at the group's committed offsets, or where `query.offset_reset` says when the group
-has none. Each loop iteration is a blocking `poll(timeout_ms=...)`; the batch is processed oldest timestamp
-first across partitions (per-partition order kept, as Kafka Streams picks records), the outputs go to one
-shared idempotent producer (acks=all), the producer is flushed once, and only then are the batch's offsets
-committed: at-least-once, like ksqlDB's default processing guarantee.
+has none. Each loop iteration is a blocking `poll(timeout_ms=...)`; fetched records wait in per-partition
+buffers and are processed in Kafka Streams' order (`PartitionGroups`: per task, oldest timestamp first, and
+a task waits while one of its partitions has nothing buffered but still lags), the outputs go to one shared
+idempotent producer (acks=all), the producer is flushed once, and only then are the processed offsets
+committed: at-least-once, like ksqlDB's default processing guarantee. A Kafka error (brokers away) makes the
+query wait and resume from its committed offsets instead of failing.
 
 A transient query (push query, or pull query over a stream) reads with a group-less consumer (assign and seek
 to the beginning or the end) and hands rows to its collector; the REST layer waits on `wait_for_rows`.
@@ -22,7 +24,6 @@ written (through the same producer) on every change.
 from __future__ import annotations
 
 import collections
-import heapq
 import logging
 import queue
 import threading
@@ -30,17 +31,19 @@ import time
 from typing import Any, Callable, Iterable, Mapping
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 from kafka.structs import OffsetAndMetadata
 
 from labkit.config import Settings
 from labkit.engine.changelog import StateCodecError, changelog_topic, decode_state, encode_state
+from labkit.engine.partition_group import PartitionGroups
 from labkit.engine.processing_log import PRODUCTION_ERROR, ProcessingLog
 from labkit.engine.runtime import PersistentQuery
 from labkit.engine.state import InMemoryKeyValueStore
 from labkit.engine.topics import Headers, TopicRecord, TopicStore
 
-__all__ = ["KafkaRuntime", "consumer_group_id", "seek_to_reset", "read_to_end"]
+__all__ = ["KafkaRuntime", "consumer_group_id", "seek_to_reset", "read_to_end", "NO_AUTO_CREATE",
+           "without_auto_create"]
 
 _log = logging.getLogger("labkit.engine.kafka_runtime")
 
@@ -65,12 +68,29 @@ def _reset_for(query: PersistentQuery, topic: str) -> str:
     return per_topic(topic) if per_topic is not None else query.offset_reset
 
 
-def _in_timestamp_order(batch: Mapping[TopicPartition, list]) -> Iterable[Any]:
-    """The records of a poll, oldest timestamp first across partitions, each partition's order kept."""
-    if len(batch) == 1:
-        return next(iter(batch.values()))
-    return heapq.merge(*batch.values(), key=lambda record: record.timestamp)
+NO_AUTO_CREATE: dict[str, Any] = {"allow_auto_create_topics": False}
+"""The engine's producers and consumers never create topics by asking for their metadata (as Kafka Streams'
+clients): a deleted sink or changelog topic must not come back with the broker's default partitions/replicas."""
 
+
+def without_auto_create(client: Any) -> Any:
+    """Make a kafka-python client's metadata requests say `allow_auto_topic_creation=false`; returns it.
+
+    kafka-python 3.0 accepts `allow_auto_create_topics=False` but does not pass it to the cluster metadata
+    its requests are built from, so the option is set there as well.
+    """
+    for attribute in ("_metadata", "_cluster"):  # producer, consumer
+        cluster = getattr(client, attribute, None)
+        config = getattr(cluster, "config", None)
+        if isinstance(config, dict) and "allow_auto_create_topics" in config:
+            config["allow_auto_create_topics"] = False
+    return client
+
+RETRY_BACKOFF_S = (0.5, 10.0)
+"""First and longest wait before a query retries after Kafka stopped answering (doubling in between)."""
+
+STALE_READER_TIMEOUT_MS = 5000
+"""How long a pooled reader's first offset lookup may take before it is replaced by a fresh one."""
 
 READER_FETCH_WAIT_MS = 20
 """How long a transient query's fetch waits at the broker for data (and so how long a used reader stays busy).
@@ -103,9 +123,9 @@ class _ReaderPool:
         with self._lock:
             self._count += 1
             number = self._count
-        consumer = KafkaConsumer(**self._conf, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-                                 client_id=f"labkit-engine-reader-{number}", max_poll_records=2000,
-                                 fetch_max_wait_ms=READER_FETCH_WAIT_MS)
+        consumer = without_auto_create(KafkaConsumer(
+            **self._conf, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
+            client_id=f"labkit-engine-reader-{number}", max_poll_records=2000, fetch_max_wait_ms=READER_FETCH_WAIT_MS))
         consumer.topics()  # connect and load metadata now
         return consumer
 
@@ -134,6 +154,14 @@ class _ReaderPool:
         if low:
             self._tasks.put(None)
         return consumer if consumer is not None else self._new()
+
+    def fresh(self) -> KafkaConsumer:
+        """A newly connected reader (its metadata knows only the topics of now)."""
+        return self._new()
+
+    def discard(self, consumer: KafkaConsumer) -> None:
+        """Close a reader instead of reusing it (e.g. its metadata is stale)."""
+        self._tasks.put(consumer)
 
     def release(self, consumer: KafkaConsumer) -> None:
         try:
@@ -164,6 +192,12 @@ class _ReaderPool:
             self._close(consumer)
 
 
+def _retriable(error: BaseException) -> bool:
+    """A Kafka error that goes away when the brokers come back (timeouts, leader changes, lost connections)."""
+    return isinstance(error, (KafkaTimeoutError, OSError)) or bool(getattr(error, "retriable", False)) or \
+        bool(getattr(error, "invalid_metadata", False))
+
+
 def _partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
     found = []
     for topic in topics:
@@ -172,7 +206,8 @@ def _partitions(consumer: KafkaConsumer, topics: Iterable[str]) -> list[TopicPar
     return found
 
 
-def seek_to_reset(consumer: KafkaConsumer, partitions: list[TopicPartition], reset: str) -> dict[TopicPartition, int]:
+def seek_to_reset(consumer: KafkaConsumer, partitions: list[TopicPartition], reset: str, *,
+                  timeout_ms: int | None = None) -> dict[TopicPartition, int]:
     """Seek to the first ("earliest") or next ("latest") offset of each partition, looked up now.
 
     Explicit offsets rather than seek_to_beginning/end: the position is known when this returns (records
@@ -180,7 +215,8 @@ def seek_to_reset(consumer: KafkaConsumer, partitions: list[TopicPartition], res
     """
     if not partitions:
         return {}
-    offsets = consumer.end_offsets(partitions) if reset == "latest" else consumer.beginning_offsets(partitions)
+    lookup = consumer.end_offsets if reset == "latest" else consumer.beginning_offsets
+    offsets = lookup(partitions, timeout_ms=timeout_ms)
     for tp, offset in offsets.items():
         consumer.seek(tp, offset)
     return dict(offsets)
@@ -221,6 +257,38 @@ class _Runner:
         self.thread = threading.Thread(target=self._run, name=f"labkit-query-{query.query_id}", daemon=True)
         self.send_errors: list[BaseException] = []
         self._last_refresh = time.monotonic()
+        self.groups = PartitionGroups(self._lag)
+        self._end_offsets: dict[TopicPartition, int] = {}
+
+    def _lag(self, tp: TopicPartition) -> int | None:
+        """How far the consumer's fetch position is behind the partition's end (None: not known yet)."""
+        consumer = self.consumer
+        assert consumer is not None
+        highwater = consumer.highwater(tp)
+        if highwater is None:
+            highwater = self._end_offsets.get(tp)
+            if highwater is None:  # nothing fetched from this partition yet: ask its leader once per poll
+                try:
+                    self._end_offsets.update(consumer.end_offsets([tp]))
+                except KafkaError as error:
+                    _log.debug("query %s: no end offset for %s: %s", self.query.query_id, tp, error)
+                    return None
+                highwater = self._end_offsets.get(tp)
+                if highwater is None:
+                    return None
+        return max(0, highwater - consumer.position(tp))
+
+    def _buffer(self, consumer: KafkaConsumer, batch: Mapping[TopicPartition, list]) -> None:
+        """Add a poll's records to the partition buffers; pause fetching partitions whose buffer is full."""
+        self._end_offsets.clear()
+        for tp, records in batch.items():
+            self.groups.add(tp, records)
+        paused = consumer.paused()
+        wanted = set(consumer.assignment()) if self.query.status == "PAUSED" else self.groups.full()
+        if wanted - paused:
+            consumer.pause(*(wanted - paused))
+        if paused - wanted:
+            consumer.resume(*(paused - wanted))
 
     # -- lifecycle
 
@@ -244,10 +312,24 @@ class _Runner:
         consumer = self.consumer
         assert consumer is not None
         self.runtime._local.runner = self
+        backoff = RETRY_BACKOFF_S[0]
+        recovering = False
         try:
             while not self.stopping.is_set():
-                if not self._poll_once(consumer):
-                    break
+                try:
+                    if recovering:
+                        self._recover(consumer)
+                        recovering = False
+                    if not self._poll_once(consumer):
+                        break
+                    backoff = RETRY_BACKOFF_S[0]
+                except (KafkaError, OSError) as error:  # brokers away: wait, go back to the committed offsets
+                    _log.warning("query %s: Kafka is not answering (%s); retrying in %.1f s", self.query.query_id,
+                                 error, backoff)
+                    recovering = True
+                    if self.stopping.wait(backoff):
+                        break
+                    backoff = min(backoff * 2, RETRY_BACKOFF_S[1])
         except Exception as error:  # noqa: BLE001 - the query fails; the error is kept on it and logged
             _log.exception("query %s failed", self.query.query_id)
             self.query.status, self.query.error = "ERROR", error
@@ -258,6 +340,9 @@ class _Runner:
 
     def _poll_once(self, consumer: KafkaConsumer) -> bool:
         raise NotImplementedError
+
+    def _recover(self, consumer: KafkaConsumer) -> None:
+        """Continue after a Kafka error: the position stays where it is (transient queries)."""
 
     def _refresh_partitions(self, consumer: KafkaConsumer, seek_new: Callable[[list[TopicPartition]], None]) -> None:
         """Pick up partitions added to the source topics since the query started."""
@@ -270,6 +355,7 @@ class _Runner:
         added = [tp for tp in wanted if tp not in current]
         if added:
             consumer.assign(sorted(current | set(added)))
+            self.groups.assign(consumer.assignment())
             seek_new(added)
 
 
@@ -279,19 +365,21 @@ class _PersistentRunner(_Runner):
     def __init__(self, runtime: "KafkaRuntime", query: PersistentQuery) -> None:
         super().__init__(runtime, query)
         self.group_id = consumer_group_id(runtime.service_id, query.query_id)
-        self._paused = False
+        self._watching = False
+        self._bound: set[str] = set()
 
     def prepare(self) -> None:
         runtime = self.runtime
-        consumer = KafkaConsumer(**runtime.conf, group_id=self.group_id, enable_auto_commit=False,
-                                 auto_offset_reset=self.query.offset_reset, client_id=f"{self.group_id}-consumer",
-                                 max_poll_records=runtime.max_poll_records)
+        consumer = without_auto_create(KafkaConsumer(
+            **runtime.conf, group_id=self.group_id, enable_auto_commit=False, auto_offset_reset=self.query.offset_reset,
+            client_id=f"{self.group_id}-consumer", max_poll_records=runtime.max_poll_records))
         self.consumer = consumer
         try:
             partitions = _partitions(consumer, self.query.source_topics)
             consumer.assign(partitions)
+            self.groups.assign(partitions)
             self._seek_committed(partitions)
-            self.query.state.on_create(self._bind_store)
+            self._bind_stores()
         except BaseException:
             consumer.close(autocommit=False)
             raise
@@ -311,8 +399,18 @@ class _PersistentRunner(_Runner):
         for tp in partitions:  # resolved now: records written after start() returns are this query's
             self.positions[(tp.topic, tp.partition)] = consumer.position(tp)
 
+    def _bind_stores(self) -> None:
+        """Restore every state store of the query and watch for stores created later (again after a failure)."""
+        if not self._watching:
+            self._watching = True
+            self.query.state.on_create(self._bind_store)
+        for name in self.query.state.names():
+            self._bind_store(self.query.state.get(name))
+
     def _bind_store(self, store: InMemoryKeyValueStore) -> None:
-        """Restore a state store from its changelog topic and write its changes there from now on."""
+        """Restore a state store from its changelog topic and write its changes there from now on (once)."""
+        if store.name in self._bound:
+            return
         runtime = self.runtime
         topic = changelog_topic(runtime.service_id, self.query.query_id, store.name)
         runtime.ensure_changelog(topic, self.query.source_topics)
@@ -340,6 +438,7 @@ class _PersistentRunner(_Runner):
             runtime.send(topic, key_bytes, value_bytes, int(time.time() * 1000), ())
 
         store.add_listener(write)
+        self._bound.add(store.name)
 
     def release(self, consumer: KafkaConsumer) -> None:
         try:
@@ -350,28 +449,33 @@ class _PersistentRunner(_Runner):
     def _seek_new(self, added: list[TopicPartition]) -> None:
         self._seek_committed(added)
 
+    def _recover(self, consumer: KafkaConsumer) -> None:
+        """Go back to the last committed offsets: what was processed since is processed again (at-least-once)."""
+        self.groups.clear()
+        self.send_errors.clear()
+        self._bind_stores()  # a store created while Kafka was away may not be restored yet
+        for tp in consumer.assignment():
+            committed = self.positions.get((tp.topic, tp.partition))
+            if committed is not None:
+                consumer.seek(tp, committed)
+
     def _poll_once(self, consumer: KafkaConsumer) -> bool:
         query = self.query
-        if query.status == "PAUSED" and not self._paused:
-            consumer.pause(*consumer.assignment())
-            self._paused = True
-        elif query.status == "RUNNING" and self._paused:
-            consumer.resume(*consumer.assignment())
-            self._paused = False
-        elif query.status not in ("RUNNING", "PAUSED"):
+        if query.status not in ("RUNNING", "PAUSED"):
             return False
         batch = consumer.poll(timeout_ms=self.runtime.poll_timeout_ms)
         self._refresh_partitions(consumer, self._seek_new)
-        if not batch:
+        self._buffer(consumer, batch)
+        if query.status != "RUNNING":
             return True
         done: dict[TopicPartition, int] = {}
         failed = False
         with self.lock:
-            for record in _in_timestamp_order(batch):
-                if query.status != "RUNNING" or self.stopping.is_set():
-                    break
+            for record in self.groups.drain():  # each task's oldest timestamp first (Kafka Streams' order)
                 try:
                     query.process(_topic_record(record))
+                except KafkaError:
+                    raise  # the output could not be sent (brokers away): retried from the committed offsets
                 except Exception as error:  # noqa: BLE001 - a fatal record error puts the query in ERROR
                     _log.error("query %s failed on %s-%d@%d: %s", query.query_id, record.topic, record.partition,
                                record.offset, error)
@@ -379,10 +483,16 @@ class _PersistentRunner(_Runner):
                     failed = True
                     break
                 done[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                if query.status != "RUNNING" or self.stopping.is_set():
+                    break  # PAUSE or TERMINATE: the records still buffered wait (or are read again after a restart)
+        if not done and not failed:
+            return True
         self.runtime.flush()
         if self.send_errors:
             error = self.send_errors[0]
             self.send_errors.clear()
+            if _retriable(error):
+                raise error  # retried from the committed offsets once the brokers answer
             self.runtime.log_production_error(query.query_id, error)
             query.status, query.error = "ERROR", error
             return False  # nothing of this batch is committed: it is read again after a restart
@@ -390,10 +500,6 @@ class _PersistentRunner(_Runner):
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
             for tp, offset in done.items():
                 self.positions[(tp.topic, tp.partition)] = offset
-        for tp, records in batch.items():  # records not processed (PAUSE, TERMINATE, error) are read again
-            resume = done.get(tp, records[0].offset)
-            if records[-1].offset >= resume:
-                consumer.seek(tp, resume)
         return not failed
 
 
@@ -401,22 +507,37 @@ class _TransientRunner(_Runner):
     """A push query or a pull query over a stream: a group-less consumer from the pool."""
 
     def prepare(self) -> None:
-        consumer = self.runtime.readers.acquire()
-        self.consumer = consumer
+        readers = self.runtime.readers
+        consumer = readers.acquire()
         try:
-            partitions = _partitions(consumer, self.query.source_topics)
-            consumer.assign(partitions)
-            self._seek_new(partitions)
+            self._assign(consumer, timeout_ms=STALE_READER_TIMEOUT_MS)
+            return
+        except KafkaTimeoutError:  # a pooled reader may know a deleted topic of the same name: start afresh
+            _log.info("query %s: replacing a reader with stale metadata", self.query.query_id)
+            readers.discard(consumer)
         except BaseException:
-            self.runtime.readers.release(consumer)
+            readers.release(consumer)
+            raise
+        consumer = readers.fresh()
+        try:
+            self._assign(consumer)
+        except BaseException:
+            readers.release(consumer)
             raise
 
-    def _seek_new(self, partitions: list[TopicPartition]) -> None:
+    def _assign(self, consumer: KafkaConsumer, timeout_ms: int | None = None) -> None:
+        self.consumer = consumer
+        partitions = _partitions(consumer, self.query.source_topics)
+        consumer.assign(partitions)
+        self.groups.assign(partitions)
+        self._seek_new(partitions, timeout_ms=timeout_ms)
+
+    def _seek_new(self, partitions: list[TopicPartition], timeout_ms: int | None = None) -> None:
         consumer = self.consumer
         assert consumer is not None
         for reset in ("earliest", "latest"):
             chosen = [tp for tp in partitions if _reset_for(self.query, tp.topic) == reset]
-            for tp, offset in seek_to_reset(consumer, chosen, reset).items():
+            for tp, offset in seek_to_reset(consumer, chosen, reset, timeout_ms=timeout_ms).items():
                 self.positions[(tp.topic, tp.partition)] = offset
 
     def release(self, consumer: KafkaConsumer) -> None:
@@ -425,18 +546,20 @@ class _TransientRunner(_Runner):
     def _poll_once(self, consumer: KafkaConsumer) -> bool:
         batch = consumer.poll(timeout_ms=self.runtime.poll_timeout_ms)
         self._refresh_partitions(consumer, self._seek_new)
+        self._buffer(consumer, batch)
         with self.rows:
-            for record in _in_timestamp_order(batch) if batch else ():
-                if self.stopping.is_set():
-                    return False
+            for record in self.groups.drain():
                 try:
                     self.query.process(_topic_record(record))
                 except Exception as error:  # noqa: BLE001 - the push query ends with this error
                     self.query.status, self.query.error = "ERROR", error
                     self.rows.notify_all()
                     return False
+                if self.stopping.is_set():
+                    return False
             for tp in consumer.assignment():
-                self.positions[(tp.topic, tp.partition)] = consumer.position(tp)
+                buffered = self.groups.next_offset(tp)
+                self.positions[(tp.topic, tp.partition)] = consumer.position(tp) if buffered is None else buffered
             self.rows.notify_all()
         return True
 
@@ -452,7 +575,7 @@ class KafkaRuntime:
                  processing_log: ProcessingLog | None = None, poll_timeout_ms: int = 200,
                  max_poll_records: int = 2000, replicas: int | None = None) -> None:
         self.settings = settings
-        self.conf: dict[str, Any] = settings.kafka_client_config()
+        self.conf: dict[str, Any] = {**settings.kafka_client_config(), **NO_AUTO_CREATE}
         self.store = store
         self.service_id = service_id
         self.processing_log = processing_log or ProcessingLog()
@@ -463,10 +586,11 @@ class KafkaRuntime:
         self._runners: dict[str, _Runner] = {}
         self._lock = threading.RLock()
         self._held: list[str] | None = None
+        self._closed = threading.Event()
         self._local = threading.local()
-        self._producer = KafkaProducer(**self.conf, client_id="labkit-engine-producer", acks="all",
-                                       enable_idempotence=True, linger_ms=50, batch_size=256 * 1024,
-                                       max_in_flight_requests_per_connection=5)
+        self._producer = without_auto_create(KafkaProducer(
+            **self.conf, client_id="labkit-engine-producer", acks="all", enable_idempotence=True, linger_ms=50,
+            batch_size=256 * 1024, max_in_flight_requests_per_connection=5))
         self.readers = _ReaderPool(self.conf)
 
     # -- the Runtime protocol
@@ -503,7 +627,33 @@ class KafkaRuntime:
         except (KafkaError, OSError, TimeoutError) as error:
             _log.error("query %s could not start: %s", query.query_id, error)
             query.status, query.error = "ERROR", error
+            if query.sink_topic is not None:  # a persistent query starts once the brokers answer again
+                threading.Thread(target=self._retry_launch, args=(runner,), daemon=True,
+                                 name=f"labkit-start-{query.query_id}").start()
             return
+        self._run_prepared(runner)
+
+    def _retry_launch(self, runner: "_Runner") -> None:
+        """Prepare a persistent query again and again (with back-off) until it starts or is stopped."""
+        query = runner.query
+        backoff = RETRY_BACKOFF_S[0]
+        while not self._closed.wait(backoff):
+            if self.queries.get(query.query_id) is not query:
+                return
+            try:
+                runner.prepare()
+            except (KafkaError, OSError, TimeoutError) as error:
+                _log.warning("query %s still cannot start: %s", query.query_id, error)
+                backoff = min(backoff * 2, RETRY_BACKOFF_S[1])
+                continue
+            if query.status == "ERROR":
+                query.status, query.error = "RUNNING", None
+            _log.info("query %s started after Kafka came back", query.query_id)
+            self._run_prepared(runner)
+            return
+
+    def _run_prepared(self, runner: "_Runner") -> None:
+        query = runner.query
         with self._lock:
             if query.query_id not in self.queries:  # stopped while it was being prepared
                 runner.release(runner.consumer)  # type: ignore[arg-type]
@@ -557,8 +707,9 @@ class KafkaRuntime:
         with self._lock:
             held, self._held = self._held or [], None
             queries = [self.queries[q] for q in held if q in self.queries]
-        for query in queries:
-            self._launch(query)
+        for query in queries:  # each prepares (restores its state) in a thread of its own: the server is ready now
+            threading.Thread(target=self._launch, args=(query,), daemon=True,
+                             name=f"labkit-start-{query.query_id}").start()
 
     def ensure_changelog(self, topic: str, source_topics: list[str]) -> None:
         """Create a store's compacted changelog topic unless it exists."""
@@ -602,6 +753,7 @@ class KafkaRuntime:
 
     def close(self) -> None:
         """Stop every query, flush and close the producer and the pooled readers."""
+        self._closed.set()
         for query_id in list(self.queries):
             self.stop(query_id)
         try:

@@ -6,21 +6,64 @@ consumer group loop (`labkit.engine.kafka_runtime`), as ksqlDB does.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from typing import Mapping
+from typing import Any, Mapping
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
+from kafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    TopicAlreadyExistsError,
+    UnknownTopicOrPartitionError,
+)
 
 from labkit.config import Settings
+from labkit.engine.kafka_runtime import without_auto_create
 from labkit.engine.topics import Headers, TopicDescription, TopicRecord, TopicStoreError
 
 __all__ = ["KafkaTopicStore"]
 
+_log = logging.getLogger("labkit.engine.kafka_store")
+
 _DESCRIBED_CONFIGS = ("cleanup.policy", "retention.ms")
+OFFSET_LOOKUP_TIMEOUT_MS = 5000
+"""How long an end-offset lookup may take before the reader is replaced (its metadata may be stale)."""
 DESCRIBE_CACHE_S = 2.0
 """How long a described topic is remembered (topics change rarely; pull queries describe theirs every time)."""
+
+
+class _RetryingAdmin:
+    """The admin client, each call repeated when the broker it picked refuses the connection.
+
+    kafka-python's admin client sends a request to one broker (picked at random among those it knows) and
+    fails at once when that broker is stopped; asking again soon picks another one.
+    """
+
+    def __init__(self, admin: KafkaAdminClient, attempts: int = 5) -> None:
+        self._admin = admin
+        self._attempts = attempts
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._admin, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(self._attempts):
+                try:
+                    return method(*args, **kwargs)
+                except (KafkaConnectionError, NodeNotReadyError) as error:
+                    if attempt == self._attempts - 1:
+                        raise
+                    _log.debug("admin %s: %s; asking again", name, error)
+                    time.sleep(0.2 * (attempt + 1))
+            raise AssertionError("unreachable")
+
+        return call
 
 
 class KafkaTopicStore:
@@ -30,14 +73,26 @@ class KafkaTopicStore:
         self.settings = settings
         self._client_id = client_id
         conf = settings.kafka_client_config()
-        self._admin = KafkaAdminClient(**conf, client_id=f"{client_id}-admin")
-        self._producer = KafkaProducer(**conf, client_id=f"{client_id}-producer", acks="all", linger_ms=0)
-        self._reader = KafkaConsumer(**conf, client_id=f"{client_id}-reader", enable_auto_commit=False,
-                                     group_id=None)
+        admin = KafkaAdminClient(**conf, client_id=f"{client_id}-admin")
+        admin_cluster = getattr(getattr(admin, "_manager", None), "cluster", None)
+        if isinstance(getattr(admin_cluster, "config", None), dict):  # see kafka_runtime.without_auto_create
+            admin_cluster.config["allow_auto_create_topics"] = False
+        self._admin = _RetryingAdmin(admin)
+        self._conf = conf
+        self._producer = without_auto_create(KafkaProducer(**conf, client_id=f"{client_id}-producer", acks="all",
+                                                           linger_ms=0, allow_auto_create_topics=False))
+        self._reader = self._new_reader()
         self._admin_lock = threading.Lock()
         self._reader_lock = threading.Lock()
         self._partition_cache: dict[str, int] = {}
         self._described: dict[str, tuple[float, TopicDescription]] = {}
+        self._last_reachable = 0
+        self._reader_stale = False
+
+    def _new_reader(self) -> KafkaConsumer:
+        return without_auto_create(KafkaConsumer(**self._conf, client_id=f"{self._client_id}-reader",
+                                                 enable_auto_commit=False, group_id=None,
+                                                 allow_auto_create_topics=False))
 
     # ---- topics -------------------------------------------------------------------------------------
     def create_topic(self, name: str, *, partitions: int = 1, replicas: int = 1,
@@ -61,6 +116,9 @@ class KafkaTopicStore:
             self._admin.wait_for_topics([name])
         self._described.pop(name, None)
         self._partition_cache[name] = partitions
+        deadline = time.monotonic() + 10
+        while self.describe_topic(name) is None and time.monotonic() < deadline:
+            time.sleep(0.1)  # the broker the next describe asks may learn of the topic a moment later
 
     def describe_topic(self, name: str) -> TopicDescription | None:
         """Partitions, replication factor and the configs the engine cares about, or None.
@@ -108,7 +166,7 @@ class KafkaTopicStore:
             return sorted(self._admin.list_topics())
 
     def delete_topic(self, name: str) -> None:
-        """Delete a topic (no error if it does not exist)."""
+        """Delete a topic (no error if it does not exist); the reader forgets it (it may come back)."""
         self._described.pop(name, None)
         with self._admin_lock:
             if name in self._admin.list_topics():
@@ -117,6 +175,7 @@ class KafkaTopicStore:
                 except UnknownTopicOrPartitionError:
                     pass
         self._partition_cache.pop(name, None)
+        self._reader_stale = True  # replaced before its next use
 
     # ---- cluster --------------------------------------------------------------------------------------
     def describe_cluster(self) -> dict:
@@ -136,10 +195,21 @@ class KafkaTopicStore:
         return len(self.describe_cluster().get("brokers", []))
 
     def reachable(self, timeout_ms: int = 2000) -> bool:
-        """True if the bootstrap servers answer a metadata request within the timeout (a fresh connection)."""
+        """True if one of the bootstrap servers answers a metadata request within the timeout (fresh connections).
+
+        Each server is asked on its own: with one broker stopped the cluster is still reachable.
+        """
         from labkit.cluster.health import kafka_reachable
 
-        return kafka_reachable(self.settings, timeout_ms=timeout_ms)
+        servers = self.settings.bootstrap_list
+        if len(servers) <= 1:
+            return kafka_reachable(self.settings, timeout_ms=timeout_ms)
+        start = self._last_reachable % len(servers)
+        for index in [*range(start, len(servers)), *range(start)]:  # the server that answered last time first
+            if kafka_reachable(self.settings.with_overrides(bootstrap=servers[index]), timeout_ms=timeout_ms):
+                self._last_reachable = index
+                return True
+        return False
 
     # ---- records ------------------------------------------------------------------------------------
     def append(self, topic: str, key: bytes | None, value: bytes | None, *, timestamp: int,
@@ -161,6 +231,8 @@ class KafkaTopicStore:
         """Records of one partition from `offset` on; returns what arrives within a short poll."""
         tp = TopicPartition(topic, partition)
         with self._reader_lock:
+            if self._reader_stale:
+                self._replace_reader()
             self._reader.assign([tp])
             self._reader.seek(tp, offset)
             batch = self._reader.poll(timeout_ms=500, max_records=max_records)
@@ -171,10 +243,33 @@ class KafkaTopicStore:
         ]
 
     def end_offset(self, topic: str, partition: int) -> int:
-        """The offset the next record of the partition will get."""
+        """The offset the next record of the partition will get.
+
+        A reader that knew a topic deleted and created again under the same name keeps asking the old
+        partition leaders and times out: it is then replaced by a fresh one, which asks again.
+        """
         tp = TopicPartition(topic, partition)
         with self._reader_lock:
-            return self._reader.end_offsets([tp]).get(tp, 0)
+            if self._reader_stale:
+                self._replace_reader()
+            try:
+                return self._reader.end_offsets([tp], timeout_ms=OFFSET_LOOKUP_TIMEOUT_MS).get(tp, 0)
+            except KafkaTimeoutError:
+                self._replace_reader()
+            try:
+                return self._reader.end_offsets([tp]).get(tp, 0)
+            except KafkaError as error:
+                raise TopicStoreError(f"Could not read the end offset of topic '{topic}' partition {partition}: "
+                                      f"{error}. Is the Kafka cluster up?") from None
+
+    def _replace_reader(self) -> None:
+        """Close the reader and connect a new one (no metadata of deleted topics); call with the reader lock."""
+        old, self._reader = self._reader, self._new_reader()
+        self._reader_stale = False
+        try:
+            old.close()
+        except Exception as error:  # noqa: BLE001 - closing a stale reader is best effort; say so
+            _log.debug("closing a stale reader failed: %s", error)
 
     def close(self) -> None:
         """Close the clients (pending records are flushed first)."""

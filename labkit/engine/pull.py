@@ -526,7 +526,8 @@ def start_pull_query(engine: "KsqlEngine", analysis: Analysis, session: Session)
     def to_processing(row: Row) -> None:
         if row.value is None or row.key is None:
             return
-        values = list(row.value[:value_count]) + [None] * len(table.headers)
+        values = list(row.value[:value_count])
+        values += [None] * (value_count - len(values))  # header columns the stored row may lack
         processing = values + [row.timestamp, 0, 0] + list(row.key)
         if windowed:
             processing += list(row.window or (None, None))

@@ -27,7 +27,7 @@ from labkit.sql import ast
 if TYPE_CHECKING:
     from labkit.engine.engine import KsqlEngine
 
-__all__ = ["create_as_select", "insert_into", "terminate", "pause_or_resume", "start_query"]
+__all__ = ["create_as_select", "insert_into", "terminate", "pause_or_resume", "start_query", "stop_query"]
 
 _INHERITABLE = {"DELIMITED": {"delimiter"}}
 
@@ -93,6 +93,23 @@ def topic_offset_resets(plan: QueryPlan, session: Session) -> tuple[str, dict[st
     return default, resets
 
 
+def stop_query(engine: "KsqlEngine", query_id: str, session: Session) -> list[str]:
+    """Stop a persistent query for good and delete its internal topics; returns the topics deleted.
+
+    ksqlDB's QueryCleanupService deletes a terminated query's repartition and changelog topics
+    (`_confluent-ksql-<service id>query_<query id>-...`) once the query has stopped. A replaying engine only
+    forgets the ones it was about to create (the original TERMINATE deleted them).
+    """
+    engine.catalog.remove_query(query_id)
+    engine.runtime.stop(query_id)
+    prefix = internal_topic_prefix(session, query_id)
+    doomed = [name for name in engine.store.list_topics()
+              if name.startswith(prefix) and name.endswith(("-changelog", "-repartition"))]
+    for name in doomed:
+        engine.store.delete_topic(name)
+    return doomed
+
+
 def create_internal_topics(engine: "KsqlEngine", plan: QueryPlan, query_id: str, session: Session,
                            partitions: int | None) -> dict[str, tuple[str, str]]:
     """Name (and create) the repartition and changelog topics of a query, as ksqlDB does."""
@@ -131,7 +148,9 @@ def start_query(engine: "KsqlEngine", query_id: str, sql: str, plan: QueryPlan, 
                                   wall_clock=engine.insert_clock)
     query.topic_offset_reset = resets
     from labkit.engine.describe import step_tree
+    from labkit.engine.topology import describe_topology
     query.execution_plan = step_tree(sink_step, plan.internal_topics)  # type: ignore[attr-defined]  # EXPLAIN
+    query.topology = describe_topology(sink_step)  # type: ignore[attr-defined]  # EXPLAIN's Kafka Streams view
     query.materialization = materialization_of(plan, root) if kind == "PERSISTENT" else None  # type: ignore
     info = QueryInfo(query_id, sql, plan.source_names, sink.name, sink.topic, kind, offset_reset=reset,
                      internal_topics=internal)
@@ -272,8 +291,7 @@ def _query_ids(engine: "KsqlEngine", query_id: str | None) -> list[str]:
 def terminate(engine: "KsqlEngine", stmt: ast.TerminateQuery, session: Session) -> dict[str, Any]:
     """TERMINATE query_id | ALL."""
     for query_id in _query_ids(engine, stmt.query_id):
-        engine.catalog.remove_query(query_id)
-        engine.runtime.stop(query_id)
+        stop_query(engine, query_id, session)
     sequence = engine.next_command()
     return responses.current_status(stmt.text, f"terminate/{stmt.query_id or 'ALL'}/execute", "Query terminated.",
                                     sequence=sequence)
@@ -305,6 +323,8 @@ def start_source_table_query(engine: "KsqlEngine", source: DataSource, sequence:
                                   downstream=lambda row: None, wall_clock=engine.insert_clock)
     query.materialization = source_table_materialization(  # type: ignore[attr-defined]
         source.schema, step.store_name or "KsqlTopic-Reduce", step.schema)
+    from labkit.engine.topology import describe_topology
+    query.topology = describe_topology(step)  # type: ignore[attr-defined]
     prefix = internal_topic_prefix(session, query_id)
     changelog = f"{prefix}{step.store_name}-changelog"
     if engine.store.describe_topic(changelog) is None:

@@ -11,7 +11,7 @@ from labkit.engine.catalog import DataSource, QueryInfo
 from labkit.engine.schema import LogicalSchema
 from labkit.engine.types import SqlType, schema_entity
 
-__all__ = ["rest", "current_status", "source_description", "query_entity", "fields_of"]
+__all__ = ["rest", "current_status", "source_description", "query_entity", "push_query_entity", "fields_of"]
 
 
 def rest():  # type: ignore[no-untyped-def]
@@ -48,6 +48,11 @@ def query_entity(info: QueryInfo) -> dict[str, Any]:
     """A RunningQuery object."""
     return rest().running_query(info.sql, [info.sink] if info.sink else [],
                                 [info.sink_topic] if info.sink_topic else [], info.query_id, state=info.state)
+
+
+def push_query_entity(query_id: str, sql: str) -> dict[str, Any]:
+    """A RunningQuery object for a running push (or stream pull) query: no sinks, queryType PUSH."""
+    return rest().running_query(sql, [], [], query_id, query_type="PUSH")
 
 
 def source_description(source: DataSource, *, extended: bool, read_queries: Sequence[QueryInfo],

@@ -125,6 +125,18 @@ class LogicalSchema:
             parts.append(f"`{column.name}` {column.type}{suffix}")
         return ", ".join(parts)
 
+    def render_pull_select_star(self, *, windowed: bool = False) -> str:
+        """The legacy header schema of a `SELECT *` pull query on this table, as ksqlDB builds it.
+
+        Key columns and window bounds marked KEY, then header columns with their HEADER('k') / HEADERS mark,
+        then the other value columns (ksqlDB's buildPullQuerySelectStarSchema; its rows still carry the
+        columns in the table's own order).
+        """
+        key = self.key + (tuple(Column(n, t, "KEY") for n, t in WINDOW_BOUNDS.items()) if windowed else ())
+        plain = self.without_pseudo_and_key_cols_in_value().value
+        value = tuple(sorted(plain, key=lambda c: c.namespace != "HEADERS"))  # stable: headers first
+        return LogicalSchema(key, value).render()
+
     def __str__(self) -> str:
         return self.render()
 

@@ -20,10 +20,12 @@ This module also renders values as JSON: `to_topic_json` (the JSON format's enco
 from __future__ import annotations
 
 import base64
+import json
 import struct
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C-accelerated in CPython
+from typing import Any, Callable, Mapping, Sequence
 
 from labkit.engine.functions.casts import java_string
 from labkit.engine.functions.jsontext import MISSING, JsonTextError, json_dumps, json_loads, node_type_name
@@ -241,6 +243,118 @@ def _json_text(value: Any, t: SqlType) -> str:
     return json_dumps(to_topic_json(value, t), plain_decimals=False)
 
 
+# --- JSON fast paths -------------------------------------------------------------------------------
+# The common record (an object of plain scalars) is read and written by per-schema closures built once per
+# Serde. They never decide anything the generic code above would decide differently: whatever they do not
+# recognise (other node types, out-of-range numbers, control characters, errors of any kind) makes them give up,
+# and the generic code handles the whole record, with its exact results and messages.
+
+class _GiveUp(Exception):
+    """A fast path met something only the generic code handles."""
+
+
+def _fast_constant(name: str) -> Any:
+    raise _GiveUp(name)
+
+
+# What the fast reader raises when it gives up; all of it makes the generic path handle the record (which reads
+# it again and succeeds, or raises its own SerdeError). UnicodeDecodeError and JSONDecodeError are ValueErrors.
+_FAST_PATH_EXITS = (_GiveUp, _Coercion, ValueError, TypeError, AttributeError, ArithmeticError)
+_FAST_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_fast_constant, strict=True)
+_ABSENT = object()
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+# Bases whose JSON encoding is the value itself (`to_topic_json` returns it unchanged).
+_PLAIN_JSON_BASES = ("BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "STRING", "DECIMAL")
+
+
+def _fast_json_value(t: SqlType) -> Callable[[Any], Any]:
+    """The coercion of one non-null field node to `t` (as `_from_json`), raising _GiveUp off the common path."""
+    base = t.base
+    if base == "STRING":
+        def as_string(node: Any) -> Any:
+            if type(node) is str:
+                return node
+            raise _GiveUp
+        return as_string
+    if base in ("INTEGER", "BIGINT"):
+        low, high = _INT32 if base == "INTEGER" else _INT64
+
+        def as_integer(node: Any) -> Any:
+            if type(node) is int and low <= node <= high:
+                return node
+            raise _GiveUp
+        return as_integer
+    if base == "DOUBLE":
+        def as_double(node: Any) -> Any:
+            if type(node) is Decimal or type(node) is int:
+                return float(node)
+            raise _GiveUp
+        return as_double
+    if base == "BOOLEAN":
+        def as_boolean(node: Any) -> Any:
+            if node is True or node is False:
+                return node
+            raise _GiveUp
+        return as_boolean
+
+    def generic(node: Any) -> Any:
+        return _from_json(node, t, "")
+    return generic
+
+
+def _fast_json_row_reader(columns: Sequence[tuple[str, SqlType]]) -> Callable[[bytes], list[Any]]:
+    """Decode a wrapped JSON row whose text is an object; raises _GiveUp (or anything) to defer to the generic path."""
+    plan = tuple((name, _fast_json_value(t)) for name, t in columns)
+    decode = _FAST_DECODER.raw_decode
+
+    def read(data: bytes) -> list[Any]:
+        text = data.decode("utf-8")
+        if text[:1] != "{":
+            raise _GiveUp
+        node = decode(text)[0]
+        out = []
+        upper = None
+        for name, coerce in plan:
+            value = node.get(name, _ABSENT)
+            if value is _ABSENT:  # the generic path also accepts the field's name in another case
+                if upper is None:
+                    upper = {k.upper(): v for k, v in node.items()}
+                value = upper.get(name)
+            out.append(None if value is None else coerce(value))
+        return out
+    return read
+
+
+def _fast_json_scalar(value: Any) -> str:
+    """JSON text of a value whose encoding is itself (a _PLAIN_JSON_BASES column), as json_dumps writes it."""
+    kind = type(value)
+    if kind is str:
+        text = encode_basestring(value)
+        # Jackson writes other control characters as upper-case \u00XX escapes: json_dumps knows how
+        return text if "\\u" not in text else json_dumps(value, plain_decimals=False)
+    if kind is int:
+        return str(value)
+    return json_dumps(value, plain_decimals=False)
+
+
+def _fast_json_row_writer(columns: Sequence[tuple[str, SqlType]]) -> Callable[[Sequence[Any]], str]:
+    """The text `json_dumps({name: to_topic_json(value, type)}, plain_decimals=False)` gives, built field by field."""
+    plan = tuple((json_dumps(name) + ":", t if t.base not in _PLAIN_JSON_BASES else None) for name, t in columns)
+
+    def write(values: Sequence[Any]) -> str:
+        parts = []
+        for (prefix, complex_type), value in zip(plan, values):
+            if value is None:
+                parts.append(prefix + "null")
+            elif complex_type is None:
+                parts.append(prefix + _fast_json_scalar(value))
+            else:
+                parts.append(prefix + json_dumps(to_topic_json(value, complex_type), plain_decimals=False))
+        return "{" + ",".join(parts) + "}"
+    return write
+
+
 # --- DELIMITED -------------------------------------------------------------------------------------
 
 
@@ -369,6 +483,14 @@ class Serde:
     wrapped: bool = True
     delimiter: str = ","
 
+    def __post_init__(self) -> None:
+        fast = self.format_name == "JSON" and self.wrapped and bool(self.columns)
+        object.__setattr__(self, "_json_reader", _fast_json_row_reader(self.columns) if fast else None)
+        object.__setattr__(self, "_json_writer", _fast_json_row_writer(self.columns) if fast else None)
+        packing = _KAFKA_TYPES.get(self.columns[0][1].base) if len(self.columns) == 1 else None
+        kafka = self.format_name == "KAFKA" and packing is not None
+        object.__setattr__(self, "_kafka_struct", struct.Struct(packing) if kafka else None)
+
     @property
     def _target(self) -> str:
         return "key" if self.is_key else "value"
@@ -384,6 +506,9 @@ class Serde:
             if self.format_name == "JSON":
                 if not self.wrapped:
                     return None if values[0] is None else _json_text(values[0], self.columns[0][1]).encode()
+                writer = self._json_writer  # type: ignore[attr-defined]
+                if writer is not None:
+                    return writer(values).encode()
                 row = {name: to_topic_json(v, t) for (name, t), v in zip(self.columns, values)}
                 return json_dumps(row, plain_decimals=False).encode()
             if self.format_name == "DELIMITED":
@@ -421,6 +546,12 @@ class Serde:
         return self._deserialize_kafka(data, topic)
 
     def _deserialize_json(self, data: bytes, topic: str) -> list[Any] | None:
+        reader = self._json_reader  # type: ignore[attr-defined]
+        if reader is not None:
+            try:
+                return reader(data)
+            except _FAST_PATH_EXITS:  # not the common case: the generic path below decides, with its messages
+                pass
         prefix = f"Failed to deserialize {self._target} from topic: {topic}. "
         try:
             node = json_loads(data)
@@ -450,6 +581,9 @@ class Serde:
             raise SerdeError("Error deserializing delimited", (str(e),), topic, self.is_key) from None
 
     def _deserialize_kafka(self, data: bytes, topic: str) -> list[Any]:
+        packed = self._kafka_struct  # type: ignore[attr-defined]
+        if packed is not None and len(data) == packed.size:
+            return [packed.unpack(data)[0]]
         t = self.columns[0][1]
         fmt = _KAFKA_TYPES[t.base]
         if fmt is not None:

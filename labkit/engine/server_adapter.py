@@ -77,7 +77,8 @@ class ServerQueryStream:
         self._running = running
         self.header = QueryHeader(transient.query_id, transient.column_names, transient.column_type_names,
                                   is_pull=getattr(transient, "is_table_pull", False),
-                                  key_columns=getattr(transient, "key_columns", ()))
+                                  key_columns=getattr(transient, "key_columns", ()),
+                                  legacy_schema=transient.legacy_schema)
 
     @property
     def limit_reached(self) -> bool:
@@ -217,10 +218,13 @@ class ServerEngine:
         hold = getattr(engine.runtime, "hold", None)
         release = getattr(engine.runtime, "release", None)
         real_store = engine.store
-        engine.store = ReplayStore(real_store)  # type: ignore[assignment]
+        replay_store = ReplayStore(real_store)
+        engine.store = replay_store  # type: ignore[assignment]
+        engine.replaying = True
         if hold is not None:
             hold()
         ran = 0
+        started = time.monotonic()
         try:
             for record in records:
                 try:
@@ -241,11 +245,14 @@ class ServerEngine:
                 ran += 1
         finally:
             engine.store = real_store
+            engine.replaying = False
+            created = replay_store.finish()
             if release is not None:
                 release()
         if records:
             engine.set_next_command(records[-1].offset + 1)
-        _log.info("replayed %d of %d commands from %s", ran, len(records), self.commands.topic)
+        _log.info("replayed %d of %d commands from %s in %.2f s (%d topics created)", ran, len(records),
+                  self.commands.topic, time.monotonic() - started, len(created))
         return ran
 
     def _record_status(self, cid: str, results: list[dict[str, Any]]) -> None:
@@ -469,12 +476,11 @@ def create_engine(settings: Any = None, *, config: Mapping[str, Any] | None = No
     """
     from labkit import config as labkit_config
     from labkit.engine.kafka_runtime import KafkaRuntime
-    from labkit.engine.kafka_store import KafkaTopicStore
 
     settings = settings or labkit_config.settings()
     properties = {**SERVER_DEFAULTS, "ksql.service.id": settings.ksql_service_id, **dict(config or {})}
     service_id = str(properties.get("ksql.service.id") or "default_")
-    store = KafkaTopicStore(settings, client_id="labkit-engine")
+    store = _connect(settings)
     try:
         brokers = store.broker_count()
         replicas = min(3, max(1, brokers))
@@ -501,6 +507,33 @@ def create_engine(settings: Any = None, *, config: Mapping[str, Any] | None = No
         shutdown()
         raise
     return server
+
+
+def _connect(settings: Any, *, timeout: float = 120.0) -> Any:
+    """The engine's topic store, connected once Kafka answers (a broker may be down or restarting)."""
+    from labkit.engine.kafka_store import KafkaTopicStore
+    from labkit.engine.topics import TopicStoreError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            store = KafkaTopicStore(settings, client_id="labkit-engine")
+        except Exception as error:  # noqa: BLE001 - kafka-python raises several kinds while brokers are away
+            if time.monotonic() > deadline:
+                raise LabkitError(f"Kafka at {settings.bootstrap_servers} did not answer within {timeout:.0f} s: "
+                                  f"{error}. Is the cluster up (`labkit status`)?") from None
+            _log.warning("waiting for Kafka: %s", error)
+            time.sleep(2)
+            continue
+        try:
+            store.describe_cluster()
+            return store
+        except TopicStoreError as error:
+            store.close()
+            if time.monotonic() > deadline:
+                raise LabkitError(f"{error}. Is the cluster up (`labkit status`)?") from None
+            _log.warning("waiting for Kafka: %s", error)
+            time.sleep(2)
 
 
 def _send_processing_log_with(engine: KsqlEngine, runtime: Any, service_id: str) -> None:

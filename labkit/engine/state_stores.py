@@ -189,7 +189,8 @@ class WindowStore(InMemoryKeyValueStore):
         if value is None:
             self.delete(key)
             return
-        self._indexed(key, True)
+        if key not in self._data:  # an update of a stored window is already indexed
+            self._indexed(key, True)
         super().put(key, value)
 
     def delete(self, key: Hashable) -> Any:

@@ -282,11 +282,19 @@ class FilterStep(ExecutionStep):
                 logger.error(f"Error evaluating predicate: {error}", error)
                 return False
 
-        def process(row: Row) -> None:
-            if not is_table:
-                if row.value is not None and passes(row.value):
-                    downstream(row)
+        def process_stream(row: Row) -> None:
+            value = row.value
+            if value is None:
                 return
+            try:
+                passed = test(value)
+            except RUNTIME_ERRORS as error:
+                logger.error(f"Error evaluating predicate: {error}", error)
+                return
+            if passed:
+                downstream(row)
+
+        def process(row: Row) -> None:
             # Kafka Streams' KTableFilter over a materialized table (old values enabled): a change whose old
             # and new values both fail the predicate is not forwarded; a row that stops passing is deleted.
             new = row.value if passes(row.value) else None
@@ -295,7 +303,7 @@ class FilterStep(ExecutionStep):
                 return
             downstream(row.derive(value=new, old=old))
 
-        self.parent.build(ctx, process)
+        self.parent.build(ctx, process if is_table else process_stream)
 
 
 # ------------------------------------------------------------------------------------------ select key
@@ -383,7 +391,7 @@ class ProjectStep(ExecutionStep):
                 except RUNTIME_ERRORS as error:
                     logger.error(f"Error computing expression: {error}", error)
                     out.append(None)
-            downstream(row.derive(value=out))
+            downstream(Row(row.key, out, row.timestamp, row.partition, row.offset, row.window, row.headers))
 
         self.parent.build(ctx, process)
 

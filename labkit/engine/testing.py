@@ -5,7 +5,9 @@ columns are created first (PARTITIONS or 4 partitions), input records go to part
 processes each record as soon as it is produced, INSERT VALUES uses a clock at 0, and the records of a
 topic are returned query by query in creation order (the harness runs one topology after the other).
 Records cross the boundary in the test files' representation: JSON as parsed JSON, DELIMITED as text,
-KAFKA as a bare primitive, windowed keys with a `window`.
+KAFKA as a bare primitive, windowed keys with a `window`. With `kafka_partitioning` (the REST harness, which
+runs on a real cluster) records go where Kafka puts them instead: inputs by murmur2 of the serialized key,
+query outputs as a Kafka Streams sink partitions them (windowed keys by their key without the window).
 
     >>> driver = make_driver({"auto.offset.reset": "earliest"})
     >>> _ = driver.execute("CREATE STREAM S (ID INT KEY, V STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON');")
@@ -19,7 +21,7 @@ from __future__ import annotations
 import base64
 import itertools
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from labkit.conformance.driver import ConformanceDriver, TestRecord
 from labkit.engine.catalog import DataSource
@@ -29,7 +31,7 @@ from labkit.engine.formats import RecordSerde
 from labkit.engine.functions.jsontext import json_dumps, json_loads
 from labkit.engine.properties import CREATE, WithClause
 from labkit.engine.serde import SerdeError, to_topic_json
-from labkit.engine.topics import InMemoryTopicStore, TopicRecord
+from labkit.engine.topics import Headers, InMemoryTopicStore, TopicRecord, murmur2_partition
 from labkit.sql import SqlParseError, ast, parse, substitute_variables
 
 __all__ = ["make_driver", "EngineDriver", "INFERRED_TOPIC_PARTITIONS"]
@@ -57,11 +59,31 @@ def _decimalize(node: Any) -> Any:
     return node
 
 
+class _KafkaPartitionedStore(InMemoryTopicStore):
+    """In-memory topics partitioned as a Kafka Streams sink does: murmur2 of the key, of the key without its
+    window for windowed keys (WindowedStreamPartitioner)."""
+
+    def __init__(self, window_bytes: Callable[[str], int]) -> None:
+        super().__init__()
+        self._window_bytes = window_bytes
+
+    def append(self, topic: str, key: bytes | None, value: bytes | None, *, timestamp: int,
+               partition: int | None = None, headers: Headers = ()) -> TopicRecord:
+        if partition is None:
+            description = self.describe_topic(topic)
+            trim = self._window_bytes(topic) if key is not None else 0
+            partition = murmur2_partition(key[:-trim] if trim else key, description.partitions if description else 1)
+        return super().append(topic, key, value, timestamp=timestamp, partition=partition, headers=headers)
+
+
 class EngineDriver:
     """ConformanceDriver over a KsqlEngine and an in-memory topic store."""
 
-    def __init__(self, properties: dict[str, Any]) -> None:
-        self.store = InMemoryTopicStore(partitioner=lambda key, partitions: 0)
+    def __init__(self, properties: dict[str, Any], *, kafka_partitioning: bool = False) -> None:
+        # QTT: everything in partition 0 (TopologyTestDriver); RQTT: Kafka's default partitioner (murmur2 of key).
+        self._kafka_partitioning = kafka_partitioning
+        self.store = (_KafkaPartitionedStore(self._window_bytes) if kafka_partitioning
+                      else InMemoryTopicStore(partitioner=lambda key, partitions: 0))
         self.engine = KsqlEngine(self.store, config=properties)
         self.engine.insert_clock = lambda: 0
         self.engine.query_counter = itertools.count().__next__  # type: ignore[attr-defined]  # queries 0, 1, ...
@@ -82,6 +104,12 @@ class EngineDriver:
             writer = self._query_order.setdefault(current.query_id, len(self._query_order))
         self._sequence += 1
         self._written.setdefault(record.topic, []).append((writer, self._sequence, record))
+
+    def _window_bytes(self, topic: str) -> int:
+        """How many bytes of window a key written to `topic` ends with (0: not windowed)."""
+        source = self._source_for_topic(topic)
+        window = source.key_format.window if source is not None else None
+        return 0 if window is None else 16 if window.is_session else 8
 
     def _source_for_topic(self, topic: str) -> DataSource | None:
         sources = self.engine.catalog.sources_on_topic(topic)
@@ -172,7 +200,12 @@ class EngineDriver:
         key, value = self._serialize(source, record)
         headers = tuple((h.get("KEY"), None if h.get("VALUE") is None else base64.b64decode(h["VALUE"]))
                         for h in record.headers)
-        self.store.append(record.topic, key, value, timestamp=record.timestamp or 0, partition=0, headers=headers)
+        partition = 0
+        if self._kafka_partitioning:  # the harness's KafkaProducer: murmur2 of the whole serialized key
+            description = self.store.describe_topic(record.topic)
+            partition = murmur2_partition(key, description.partitions if description else 1)
+        self.store.append(record.topic, key, value, timestamp=record.timestamp or 0, partition=partition,
+                          headers=headers)
         self.engine.run_until_idle(raise_errors=True)
 
     def _decode(self, data: bytes | None, format_name: str, serde: RecordSerde | None, is_key: bool,
@@ -255,6 +288,10 @@ class EngineDriver:
         self.engine.close()
 
 
-def make_driver(properties: dict[str, Any]) -> ConformanceDriver:
-    """A fresh engine over in-memory topics configured with the case's properties."""
-    return EngineDriver(dict(properties))
+def make_driver(properties: dict[str, Any], *, kafka_partitioning: bool = False) -> ConformanceDriver:
+    """A fresh engine over in-memory topics configured with the case's properties.
+
+    `kafka_partitioning` spreads records over partitions as Kafka's default partitioner does (RQTT runs on a
+    real cluster); without it every record goes to partition 0, as with QTT's TopologyTestDriver.
+    """
+    return EngineDriver(dict(properties), kafka_partitioning=kafka_partitioning)

@@ -5,11 +5,15 @@ and ends in a collector instead of a sink. The runtime drives it like any query;
 collected so far to the REST layer, rendered as ksqlDB renders them (`to_rest_json`). A push query starts
 at `auto.offset.reset` (default latest) and runs until closed or its LIMIT; a pull query over a stream
 reads from the beginning to the end offsets captured when it starts, then completes. Pull queries over
-tables need materialized state, which arrives with aggregations.
+tables read materialized state (labkit.engine.pull). With `ksql.query.push.v2.enabled`, a push query that
+only filters and projects the output of one persistent query runs as a scalable push query
+(labkit.engine.scalable_push). Running push and stream-pull queries are listed by SHOW QUERIES
+(`running_transient_queries`).
 """
 from __future__ import annotations
 
 import random
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -17,6 +21,7 @@ from labkit.engine.analyzer import analyze
 from labkit.engine.errors import EngineError
 from labkit.engine.planner import plan_query
 from labkit.engine.runtime import PersistentQuery
+from labkit.engine.scalable_push import is_scalable_push_query, new_query_id, tap_written_rows
 from labkit.engine.serde import to_rest_json
 from labkit.engine.session import Session, offset_reset
 from labkit.engine.steps import Row
@@ -26,7 +31,15 @@ from labkit.sql import ast
 if TYPE_CHECKING:
     from labkit.engine.engine import KsqlEngine
 
-__all__ = ["TransientQuery", "start_transient_query"]
+__all__ = ["TransientQuery", "start_transient_query", "running_transient_queries"]
+
+_RUNNING: "weakref.WeakKeyDictionary[KsqlEngine, dict[str, TransientQuery]]" = weakref.WeakKeyDictionary()
+"""Per engine, its transient queries that have not been closed yet (SHOW QUERIES lists them)."""
+
+
+def running_transient_queries(engine: "KsqlEngine") -> list["TransientQuery"]:
+    """The engine's push and stream-pull queries that are still running, oldest first."""
+    return [q for q in list(_RUNNING.get(engine, {}).values()) if not q.closed]  # copied: other threads close
 
 
 @dataclass
@@ -46,6 +59,10 @@ class TransientQuery:
     limit_reached: bool = False
     tombstone_columns: tuple[Callable[[Row], Any] | None, ...] | None = None
     """For push queries over tables: how each output column of a delete is filled (key and window columns)."""
+    sql: str = ""
+    is_scalable: bool = False
+    legacy_schema: str | None = None
+    """The legacy /query header's schema when it is not the plain list of the columns (see `start_transient_query`)."""
 
     def collect(self, row: Row) -> None:
         """The query's downstream: keep one output row, or a Tombstone for a delete of a table's row.
@@ -94,6 +111,7 @@ class TransientQuery:
         if not self.closed:
             self.closed = True
             self.engine.runtime.stop(self.query_id)
+            _RUNNING.get(self.engine, {}).pop(self.query_id, None)
 
 
 def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Session) -> TransientQuery:
@@ -105,34 +123,51 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
     source = analysis.source
     if is_pull and source.is_table:  # read from the state of the query that materializes the table
         from labkit.engine.pull import start_pull_query
-        return start_pull_query(engine, analysis, session)
+        pull = start_pull_query(engine, analysis, session)
+        if source.schema.headers and _is_select_star(query):  # ksqlDB lists header columns after the keys
+            pull.legacy_schema = source.schema.render_pull_select_star(windowed=source.is_windowed)
+        return pull
     if is_pull:
         from labkit.engine.pull import check_pull_query
         check_pull_query(analysis, session)
     if is_pull and query.partition_by is not None:
         raise EngineError("Pull queries don't support PARTITION BY clauses. See https://cnfl.io/queries for more info."
                           "\nAdd EMIT CHANGES if you intended to issue a push query.")
+    scalable = not is_pull and is_scalable_push_query(engine, query, session)
     plan = plan_query(analysis, custom_types=engine.catalog.types)
     names = tuple(c.name for c in plan.schema.value)
     types = tuple(c.type for c in plan.schema.value)
-    query_id = f"transient_{source.name}_{random.randint(1, 2**63 - 1)}"
+    query_id = new_query_id(engine, query) if scalable else f"transient_{source.name}_{random.randint(1, 2**63 - 1)}"
     reset = "earliest" if is_pull else (offset_reset(session) or "latest")
-    transient = TransientQuery(query_id, names, types, is_pull, query.limit, engine)
-    if plan.is_table and not is_pull:
+    transient = TransientQuery(query_id, names, types, is_pull, query.limit, engine, sql=query.text,
+                               is_scalable=scalable)
+    if plan.is_table and not is_pull and not scalable:  # the registry of a scalable query drops deletes
         transient.tombstone_columns = _tombstone_columns(names, types, [c.name for c in plan.schema.key])
     running = PersistentQuery.build(query_id, query.text, plan.root, config=session.effective(),
                                     processing_log=engine.processing_log, emit=lambda *args: None,
                                     custom_types=engine.catalog.types, offset_reset=reset,
                                     downstream=transient.collect)
-    if not is_pull:  # tables and the table side of joins start from earliest unless configured
+    if scalable:  # taps what the writing query produces from now on
+        tap_written_rows(running, keyed=bool(source.schema.key))
+    elif not is_pull:  # tables and the table side of joins start from earliest unless configured
         from labkit.engine.queries import topic_offset_resets
         running.offset_reset, running.topic_offset_reset = topic_offset_resets(plan, session)
     if is_pull:
         description = engine.store.describe_topic(source.topic)
         partitions = description.partitions if description else 0
         transient.end_offsets = {(source.topic, p): engine.store.end_offset(source.topic, p) for p in range(partitions)}
-    engine.runtime.start(running)
+    if not scalable:  # ksqlDB's engine does not register scalable push queries with its other queries
+        _RUNNING.setdefault(engine, {})[query_id] = transient
+    try:
+        engine.runtime.start(running)
+    except BaseException:
+        _RUNNING.get(engine, {}).pop(query_id, None)
+        raise
     return transient
+
+
+def _is_select_star(query: ast.Query) -> bool:
+    return len(query.items) == 1 and isinstance(query.items[0], ast.AllColumns)
 
 
 def _tombstone_columns(names: tuple[str, ...], types: tuple[SqlType, ...],

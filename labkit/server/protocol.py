@@ -89,6 +89,7 @@ class QueryHeader:
     column_types: tuple[str, ...]
     is_pull: bool = False
     key_columns: tuple[str, ...] = field(default=())
+    legacy_schema: str | None = None  # the legacy header's schema when not the plain column list (pull SELECT *)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "column_names", tuple(self.column_names))

@@ -25,6 +25,9 @@ __all__ = ["DelimitedWriter", "JsonArrayWriter", "LegacyWriter", "writer_for", "
 
 log = logging.getLogger("labkit.server")
 
+BATCH_ROWS = 5000
+"""At most this many rows (plus one poll's) are gathered in one worker-thread hop before they are written."""
+
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 
@@ -95,8 +98,8 @@ class LegacyWriter:
         self._buffered = header.is_pull
         if not header.is_pull:
             self._completion, self._limit = "Query Completed", "Limit Reached"
-        schema = entities.legacy_schema(header.column_names, header.column_types,
-                                        header.key_columns if header.is_pull else ())
+        schema = header.legacy_schema or entities.legacy_schema(header.column_names, header.column_types,
+                                                                header.key_columns if header.is_pull else ())
         first = entities.streamed_header(header.query_id, schema)
         if self._buffered:
             self._held = first
@@ -197,6 +200,7 @@ class QueryResponse(_Streaming):
         super().__init__(state, media_type)
         self.stream = stream
         self.writer = writer_for(media_type)
+        self._pending_error: BaseException | None = None
 
     def _close_target(self) -> None:
         self.stream.close()
@@ -223,6 +227,41 @@ class QueryResponse(_Streaming):
                 del self.state.queries[header.query_id]
             await self._close_stream()
 
+    def _next_batch(self, poll: float) -> tuple[list[Any], bool]:
+        """In a worker thread: the rows of one poll and those ready right after it; True once the query ended.
+
+        Draining what is ready (and closing an ended query) in the same thread hop saves the hops a short query
+        (a pull query) would otherwise pay for each poll: its rows, its end and its close go out at once.
+        An error after some rows is kept for the next call, so the rows are written before the error row.
+        """
+        if self._pending_error is not None:
+            error, self._pending_error = self._pending_error, None
+            raise error
+        rows = self.stream.next_rows(poll)
+        if rows is None:
+            self._close_now()
+            return [], True
+        batch = list(rows)
+        while batch and len(batch) < BATCH_ROWS:
+            try:
+                more = self.stream.next_rows(0)
+            except Exception as exc:  # noqa: BLE001 - raised by the next call, after these rows are written
+                self._pending_error = exc
+                break
+            if more is None:
+                self._close_now()
+                return batch, True
+            if not more:
+                break
+            batch.extend(more)
+        return batch, False
+
+    def _close_now(self) -> None:
+        """Close the ended stream from the worker thread that saw it end (close is idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self.stream.close()
+
     async def _pump(self) -> None:
         poll = self.state.poll_interval
         while not self.disconnected:
@@ -230,21 +269,22 @@ class QueryResponse(_Streaming):
                 await self._write(self.writer.complete(False) + self.writer.end(), more=False)
                 return
             try:
-                rows = await anyio.to_thread.run_sync(self.stream.next_rows, poll, limiter=self.state.poll_limiter)
+                rows, ended = await anyio.to_thread.run_sync(self._next_batch, poll, limiter=self.state.poll_limiter)
             except Exception as exc:  # the query failed after its header: ksqlDB writes an error row
                 if not isinstance(exc, KsqlError):
                     log.exception("query %s failed", self.stream.header.query_id)
                 error = entities.generic_error(entities.SERVER_ERROR, _error_text(exc))
                 await self._write(self.writer.error(error) + self.writer.end(), more=False)
                 return
-            if rows is None:
+            text = "".join(self.writer.row(row) for row in rows)
+            if ended:
                 if self.close_requested:
                     limit_reached = False
                 else:
                     limit_reached = bool(self.stream.limit_reached)
-                await self._write(self.writer.complete(limit_reached) + self.writer.end(), more=False)
+                await self._write(text + self.writer.complete(limit_reached) + self.writer.end(), more=False)
                 return
-            await self._write("".join(self.writer.row(row) for row in rows))
+            await self._write(text)
 
 
 class PrintResponse(_Streaming):

@@ -181,3 +181,53 @@ def test_rqtt_case_runs_through_the_http_layer_and_matches_partially():
                                "message": "NOPE does not exist", "status": 400}}
     (case,) = expand(error, kind="rqtt", file="f")
     assert run_rqtt_case(case, make_driver).status == "pass"
+
+
+def _rqtt(raw: dict):  # type: ignore[no-untyped-def]
+    from labkit.conformance.rqtt import run_rqtt_case
+    from labkit.engine.testing import make_driver
+
+    (case,) = expand(raw, kind="rqtt", file="f")
+    return run_rqtt_case(case, make_driver)
+
+
+def test_rqtt_produces_after_an_active_push_query_which_runs_as_a_scalable_one():
+    raw = {"name": "spq", "statements": [
+        "CREATE STREAM I (K STRING KEY, ID INT) WITH (kafka_topic='t', value_format='JSON', partitions=1);",
+        "CREATE STREAM S AS SELECT * FROM I;", "SELECT ID FROM S EMIT CHANGES LIMIT 2;"],
+        "inputs": [{"topic": "t", "key": "a", "value": {"id": 1}}, {"topic": "t", "key": "b", "value": {"id": 2}}],
+        "inputConditions": {"waitForActivePushQuery": True}, "properties": {"auto.offset.reset": "latest"},
+        "responses": [{"admin": {"@type": "currentStatus"}}, {"admin": {"@type": "currentStatus"}},
+                      {"query": [{"header": {"schema": "`ID` INTEGER", "queryId|starts_with": "SCALABLE_PUSH_QUERY"}},
+                                 {"row": {"columns": [1]}}, {"row": {"columns": [2]}},
+                                 {"finalMessage": "Limit Reached"}]}]}
+    assert _rqtt(raw).status == "pass"
+    earliest = dict(raw, properties={"auto.offset.reset": "earliest"})  # not scalable: a transient_ id
+    outcome = _rqtt(earliest)
+    assert outcome.status == "fail" and "SCALABLE_PUSH_QUERY" in outcome.reason
+
+
+def test_rqtt_topics_have_the_harness_default_partitions_and_kafka_placement():
+    from labkit.engine.topics import murmur2_partition
+
+    expected = murmur2_partition(b"x", 4)
+    assert expected != 0  # else this test could not tell partition 0 from the hashed one
+    raw = {"name": "parts", "statements": [
+        "CREATE STREAM I (K STRING KEY, ID INT) WITH (kafka_topic='t', value_format='JSON');",
+        "SELECT ROWPARTITION, ID FROM I EMIT CHANGES LIMIT 1;"],
+        "inputs": [{"topic": "t", "key": "x", "value": {"id": 1}}],
+        "responses": [{"admin": {"@type": "currentStatus"}},
+                      {"query": [{"header": {"schema": "`ROWPARTITION` INTEGER, `ID` INTEGER"}},
+                                 {"row": {"columns": [expected, 1]}}, {"finalMessage": "Limit Reached"}]}]}
+    assert _rqtt(raw).status == "pass"
+
+
+def test_rqtt_expected_error_that_upstream_never_checks_is_skipped_with_the_reason():
+    raw = {"name": "unchecked", "statements": [
+        "CREATE STREAM TEST (K INT KEY, ID INT) WITH (kafka_topic='t', value_format='JSON');",
+        "INSERT INTO TEST (K, ID) VALUES (10, 5);"],
+        "expectedError": {"message": "Expected K and ID to match", "status": 400}}
+    outcome = _rqtt(raw)
+    assert outcome.status == "skip" and "upstream does not check this expectedError" in outcome.reason
+    queried = dict(raw, statements=[*raw["statements"], "SELECT * FROM TEST;"])  # a query answers: checked
+    assert _rqtt(queried).status == "fail"
