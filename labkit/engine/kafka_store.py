@@ -18,6 +18,7 @@ from kafka.errors import (
     KafkaTimeoutError,
     NodeNotReadyError,
     TopicAlreadyExistsError,
+    UnknownBrokerIdError,
     UnknownTopicOrPartitionError,
 )
 
@@ -56,9 +57,12 @@ class _RetryingAdmin:
             for attempt in range(self._attempts):
                 try:
                     return method(*args, **kwargs)
-                except (KafkaConnectionError, NodeNotReadyError) as error:
+                except (KafkaConnectionError, NodeNotReadyError, UnknownBrokerIdError) as error:
                     if attempt == self._attempts - 1:
                         raise
+                    if isinstance(error, UnknownBrokerIdError):  # a broker restarted since the last metadata
+                        self._admin._controller_id = None
+                        self._admin._manager.run(self._admin._manager.cluster.refresh_metadata)
                     _log.debug("admin %s: %s; asking again", name, error)
                     time.sleep(0.2 * (attempt + 1))
             raise AssertionError("unreachable")

@@ -186,7 +186,8 @@ class KafkaPrintStream:
     """A running PRINT over a group-less consumer (labkit.server.protocol.PrintStream)."""
 
     def __init__(self, consumer: Any, topic: str, partitions: list[Any], *, from_beginning: bool,
-                 interval: int | None, limit: int | None, release: Callable[[Any], None]) -> None:
+                 interval: int | None, limit: int | None, release: Callable[[Any], None],
+                 timeout_ms: int | None = None) -> None:
         self.topic = topic
         self._consumer = consumer
         self._release = release
@@ -202,7 +203,7 @@ class KafkaPrintStream:
         from labkit.engine.kafka_runtime import seek_to_reset
 
         consumer.assign(partitions)
-        seek_to_reset(consumer, partitions, "earliest" if from_beginning else "latest")
+        seek_to_reset(consumer, partitions, "earliest" if from_beginning else "latest", timeout_ms=timeout_ms)
 
     def next_lines(self, timeout: float) -> list[str] | None:
         with self._lock:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 from labkit.engine.command_topic import CommandDecodeError, CommandTopic, ReplayStore, command_id, decode_command
 from labkit.engine.engine import KsqlEngine
 from labkit.engine.errors import KsqlStatementError
+from labkit.engine.queries import names_push_query
 from labkit.engine.runtime import PersistentQuery
 from labkit.engine.session import Session, offset_reset
 from labkit.engine.topics import TopicStore
@@ -336,6 +337,8 @@ class ServerEngine:
         if session.variables and "${" in statement.text:
             [statement] = self.engine._parse(substitute_variables(statement.text, session.variables))  # noqa: SLF001
         cid = command_id(statement)
+        if isinstance(statement, ast.TerminateQuery) and names_push_query(self.engine, statement):
+            cid = None  # ksqlDB's TerminateQueryExecutor closes a push query here: nothing for the command topic
         if cid is None or self.commands is None:
             entity = self.engine.execute_statement(statement, session)
             if cid is not None and entity is not None:
@@ -411,14 +414,26 @@ class ServerEngine:
 
         from labkit.engine.print_topic import KafkaPrintStream
 
-        consumer = readers.acquire()
-        try:
-            partitions = [TopicPartition(statement.topic, p) for p in range(description.partitions)]
-            return KafkaPrintStream(consumer, statement.topic, partitions, from_beginning=from_beginning,
-                                    interval=statement.interval, limit=statement.limit, release=readers.release)
-        except BaseException:
-            readers.release(consumer)
-            raise
+        from kafka.errors import KafkaTimeoutError
+
+        from labkit.engine.kafka_runtime import STALE_READER_TIMEOUT_MS
+
+        partitions = [TopicPartition(statement.topic, p) for p in range(description.partitions)]
+        for fresh in (False, True):
+            consumer = readers.fresh() if fresh else readers.acquire()
+            try:
+                return KafkaPrintStream(consumer, statement.topic, partitions, from_beginning=from_beginning,
+                                        interval=statement.interval, limit=statement.limit, release=readers.release,
+                                        timeout_ms=None if fresh else STALE_READER_TIMEOUT_MS)
+            except KafkaTimeoutError:  # a pooled reader may know a deleted topic of the same name
+                if fresh:
+                    readers.release(consumer)
+                    raise
+                readers.discard(consumer)
+            except BaseException:
+                readers.release(consumer)
+                raise
+        raise AssertionError("unreachable")
 
     # -- POST /inserts-stream
 
