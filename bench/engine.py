@@ -12,6 +12,9 @@ workbook's engine on 8088 is not disturbed, and stops it at the end.
    a stream-table join (`ORDERS JOIN USERS`, CSAS) beside Quix's `join_asof` of the orders on the users, and a
    TUMBLING (10 s) COUNT per user (CTAS, EMIT CHANGES: one output per order) beside Quix's
    `tumbling_window(10 s).count().current()`; same measure. Both sides keep their state in changelog topics.
+   Beside each rate, the CPU time (user + system, all threads) each side spent per 1,000 input records over
+   the same interval: the engine process's, and this process's during the Quix run less the watcher thread's.
+   On a busy shared machine wall-clock rates swing with the load; CPU per record is the steadier comparison.
 2. Push latency: a push query over /query-stream; one record produced at a time with acks=all; the time from
    before `send` to the row arriving at the client. Goal: p50 <= 20 ms.
 3. Pull latency: `SELECT * FROM <stream of 10 rows>;` over /query-stream, whole answer read. Goal: p50 <= 5 ms.
@@ -29,6 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -42,6 +46,22 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class CpuMeter:
+    """CPU seconds (user + system, all threads) a process has used; `read()` twice and subtract."""
+
+    def __init__(self, pid: int | None = None) -> None:
+        self.process = psutil.Process(pid)
+
+    def read(self) -> float:
+        times = self.process.cpu_times()
+        return times.user + times.system
+
+
+def per_k(cpu_seconds: float, rows: int) -> float:
+    """CPU milliseconds per 1,000 input records."""
+    return cpu_seconds * 1000 / rows * 1000
 
 
 def end_total(consumer: KafkaConsumer, topic: str) -> int:
@@ -83,17 +103,20 @@ def produce_input(settings: config.Settings, topic: str, rows: int) -> int:
 
 
 def engine_throughput(client: KsqlClient, settings: config.Settings, source: str, rows: int, passing: int,
-                      tag: str) -> float:
+                      tag: str, cpu: CpuMeter) -> tuple[float, float]:
+    """Rows/s of the CSAS, and the engine's CPU seconds meanwhile."""
     client.execute(f"CREATE STREAM BENCH_IN_{tag} (ID INT KEY, NAME STRING, AMOUNT INT) WITH (KAFKA_TOPIC='{source}', "
                    "VALUE_FORMAT='JSON');")
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), cpu.read()
     client.execute(f"CREATE STREAM BENCH_OUT_{tag} AS SELECT ID, UCASE(NAME) AS NAME, AMOUNT FROM BENCH_IN_{tag} "
                    "WHERE AMOUNT >= 10;", properties={"auto.offset.reset": "earliest"})
     finished = wait_for_count(settings, f"BENCH_OUT_{tag}", passing, timeout=600)
-    return rows / (finished - started)
+    return rows / (finished - started), cpu.read() - cpu_started
 
 
-def quix_throughput(settings: config.Settings, source: str, rows: int, passing: int, tag: str) -> float | None:
+def quix_throughput(settings: config.Settings, source: str, rows: int, passing: int,
+                    tag: str) -> tuple[float, float] | None:
+    """Rows/s of the Quix Streams filter/projection, and its CPU seconds (this process, less the watcher)."""
     try:
         from quixstreams import Application
     except ImportError:
@@ -112,18 +135,20 @@ def quix_throughput(settings: config.Settings, source: str, rows: int, passing: 
     sdf = sdf[sdf["AMOUNT"] >= 10]
     sdf = sdf.apply(lambda value: {"NAME": value["NAME"].upper(), "AMOUNT": value["AMOUNT"]})
     sdf.to_topic(output_topic)
-    started = time.monotonic()
+    cpu = CpuMeter()
+    started, cpu_started = time.monotonic(), cpu.read()
     done: dict[str, float] = {}
 
     def watch() -> None:
         done["at"] = wait_for_count(settings, out, passing, timeout=600)
+        done["watcher_cpu"] = time.thread_time()
         app.stop()
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     app.run()
     watcher.join()
-    return rows / (done["at"] - started)
+    return rows / (done["at"] - started), cpu.read() - cpu_started - done["watcher_cpu"]
 
 
 USERS = 1000
@@ -158,8 +183,8 @@ def produce_orders(settings: config.Settings, orders: str, rows: int, base: int)
 
 
 def engine_stateful_throughput(client: KsqlClient, settings: config.Settings, users: str, orders: str, rows: int,
-                               base: int, tag: str) -> tuple[float, float]:
-    """Rows/s of the stream-table join CSAS and of the tumbling-count CTAS, each run alone.
+                               base: int, tag: str, cpu: CpuMeter) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(Rows/s, engine CPU seconds) of the stream-table join CSAS and of the tumbling-count CTAS, each run alone.
 
     The join query starts on the USERS alone and the orders are produced while it runs (timed from the first
     send): started over both topics already full, it drops the orders it reads before their user (the engine
@@ -176,18 +201,19 @@ def engine_stateful_throughput(client: KsqlClient, settings: config.Settings, us
                    f"U.NAME AS NAME FROM BENCH_ORDERS_{tag} O JOIN BENCH_USERS_{tag} U ON O.UID = U.UID;",
                    properties=earliest)
     time.sleep(3)  # the table side is read
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), cpu.read()
     produce_orders(settings, orders, rows, base)
     join_rate = rows / (wait_for_count(settings, f"BENCH_JOINED_{tag}", rows, timeout=600) - started)
-    started = time.monotonic()
+    join_cpu = cpu.read() - cpu_started
+    started, cpu_started = time.monotonic(), cpu.read()
     client.execute(f"CREATE TABLE BENCH_COUNTS_{tag} AS SELECT UID, COUNT(*) AS C FROM BENCH_ORDERS_{tag} "
                    "WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY UID EMIT CHANGES;", properties=earliest)
     count_rate = rows / (wait_for_count(settings, f"BENCH_COUNTS_{tag}", rows, timeout=600) - started)
-    return join_rate, count_rate
+    return (join_rate, join_cpu), (count_rate, cpu.read() - cpu_started)
 
 
-def _run_quix(settings: config.Settings, build, out: str, wanted: int, rows: int, tag: str) -> float:
-    """Run a Quix Streams application built by `build(app)` until `out` holds `wanted` records; rows/s."""
+def _run_quix(settings: config.Settings, build, out: str, wanted: int, rows: int, tag: str) -> tuple[float, float]:
+    """Run a Quix Streams application built by `build(app)` until `out` holds `wanted` records; rows/s and CPU s."""
     import logging
 
     from quixstreams import Application
@@ -196,22 +222,24 @@ def _run_quix(settings: config.Settings, build, out: str, wanted: int, rows: int
                       auto_offset_reset="earliest", state_dir=tempfile.mkdtemp(prefix="bench-quix-"),
                       loglevel=logging.WARNING, use_changelog_topics=True)
     build(app)
-    started = time.monotonic()
+    cpu = CpuMeter()
+    started, cpu_started = time.monotonic(), cpu.read()
     done: dict[str, float] = {}
 
     def watch() -> None:
         done["at"] = wait_for_count(settings, out, wanted, timeout=600)
+        done["watcher_cpu"] = time.thread_time()
         app.stop()
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     app.run()
     watcher.join()
-    return rows / (done["at"] - started)
+    return rows / (done["at"] - started), cpu.read() - cpu_started - done["watcher_cpu"]
 
 
 def quix_stateful_throughput(settings: config.Settings, users: str, orders: str, rows: int,
-                             tag: str) -> tuple[float, float] | None:
+                             tag: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
     try:
         import quixstreams  # noqa: F401
     except ImportError:
@@ -230,9 +258,21 @@ def quix_stateful_throughput(settings: config.Settings, users: str, orders: str,
         sdf = sdf.tumbling_window(10_000).count().current()
         sdf.to_topic(app.topic(count_out, key_serializer="bytes", value_serializer="json"))
 
-    join_rate = _run_quix(settings, join, join_out, rows, rows, f"join-{tag}")
-    count_rate = _run_quix(settings, count, count_out, rows, rows, f"count-{tag}")
-    return join_rate, count_rate
+    return (_run_quix(settings, join, join_out, rows, rows, f"join-{tag}"),
+            _run_quix(settings, count, count_out, rows, rows, f"count-{tag}"))
+
+
+def report_pair(what: str, peer: str, rows: int, engine: tuple[float, float],
+                quix: tuple[float, float] | None) -> None:
+    """Print the engine's and Quix Streams' rate and CPU per 1k records, with both ratios."""
+    rate, cpu = engine
+    print(f"engine {what}: {rate:,.0f} rows/s, {per_k(cpu, rows):.0f} ms CPU per 1k records", flush=True)
+    if quix is None:
+        return
+    quix_rate, quix_cpu = quix
+    print(f"Quix Streams {peer}: {quix_rate:,.0f} rows/s, {per_k(quix_cpu, rows):.0f} ms CPU per 1k records  "
+          f"(engine/Quix = {rate / quix_rate:.2f}x, goal >= 1.0x; CPU per record Quix/engine = "
+          f"{quix_cpu / cpu:.2f}x)", flush=True)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -295,24 +335,19 @@ def main(argv: list[str] | None = None) -> int:
             source = f"bench_in_{tag.lower()}"
             print(f"Producing {args.rows} records to {source}…", flush=True)
             passing = produce_input(settings, source, args.rows)
-            engine_rate = engine_throughput(client, settings, source, args.rows, passing, tag)
-            print(f"engine CSAS filter/projection: {engine_rate:,.0f} rows/s", flush=True)
-            quix_rate = quix_throughput(settings, source, args.rows, passing, tag.lower())
-            if quix_rate:
-                print(f"Quix Streams filter/projection: {quix_rate:,.0f} rows/s  "
-                      f"(engine/Quix = {engine_rate / quix_rate:.2f}x, goal >= 1.0x)", flush=True)
+            engine_cpu = CpuMeter(engine.pid())
+            csas = engine_throughput(client, settings, source, args.rows, passing, tag, engine_cpu)
+            quix = quix_throughput(settings, source, args.rows, passing, tag.lower())
+            report_pair("CSAS filter/projection", "filter/projection", args.rows, csas, quix)
             users, orders = f"bench_users_{tag.lower()}", f"bench_orders_{tag.lower()}"
             print(f"Producing {USERS} users to {users}, then {args.rows} orders to {orders}…", flush=True)
             base = create_join_topics(settings, users, orders)
-            join_rate, count_rate = engine_stateful_throughput(client, settings, users, orders, args.rows, base, tag)
-            print(f"engine CSAS stream-table join: {join_rate:,.0f} rows/s", flush=True)
-            print(f"engine CTAS tumbling-window count: {count_rate:,.0f} rows/s", flush=True)
-            quix = quix_stateful_throughput(settings, users, orders, args.rows, tag.lower())
-            if quix:
-                print(f"Quix Streams join_asof (stream-table join): {quix[0]:,.0f} rows/s  "
-                      f"(engine/Quix = {join_rate / quix[0]:.2f}x, goal >= 1.0x)", flush=True)
-                print(f"Quix Streams tumbling_window().count().current(): {quix[1]:,.0f} rows/s  "
-                      f"(engine/Quix = {count_rate / quix[1]:.2f}x, goal >= 1.0x)", flush=True)
+            join, count = engine_stateful_throughput(client, settings, users, orders, args.rows, base, tag, engine_cpu)
+            quix_stateful = quix_stateful_throughput(settings, users, orders, args.rows, tag.lower())
+            report_pair("CSAS stream-table join", "join_asof (stream-table join)", args.rows, join,
+                        quix_stateful[0] if quix_stateful else None)
+            report_pair("CTAS tumbling-window count", "tumbling_window().count().current()", args.rows, count,
+                        quix_stateful[1] if quix_stateful else None)
             push = push_latency(client, settings, tag, args.samples)
             print(f"push query latency (produce → row on /query-stream): p50 {statistics.median(push):.1f} ms, "
                   f"p99 {percentile(push, 0.99):.1f} ms  (goal p50 <= 20 ms)", flush=True)

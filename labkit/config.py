@@ -56,6 +56,10 @@ class Settings:
     ksql_api_key: str | None = None
     ksql_api_secret: str | None = None
     ksql_service_id: str = "default_"
+    ksql_auth_method: str = "NONE"
+    ksql_auth_file: Path | None = None
+    ksql_auth_realm: str = "KsqlServer-Props"
+    ksql_auth_roles: tuple[str, ...] = ()
 
     @property
     def bootstrap_servers(self) -> str:
@@ -103,10 +107,15 @@ class Settings:
         return conf
 
     def ksql_auth(self) -> tuple[str, str] | None:
-        """Basic-auth pair for the ksqlDB REST API (a cloud key and secret), if configured."""
+        """Basic-auth pair the client sends to the ksqlDB REST API (user and password, or a cloud key and secret)."""
         if self.ksql_api_key:
             return (self.ksql_api_key, self.ksql_api_secret or "")
         return None
+
+    @property
+    def ksql_server_requires_auth(self) -> bool:
+        """True if the embedded engine's REST server demands basic authentication (`authentication.method=BASIC`)."""
+        return self.ksql_auth_method == "BASIC"
 
     def with_overrides(self, **changes: object) -> "Settings":
         """A copy with some fields changed (for `labkit up --brokers 1` and for tests)."""
@@ -156,7 +165,11 @@ _STRING_VARS = {
     "LABKIT_KSQL_API_KEY": "ksql_api_key",
     "LABKIT_KSQL_API_SECRET": "ksql_api_secret",
     "LABKIT_KSQL_SERVICE_ID": "ksql_service_id",
+    "LABKIT_KSQL_AUTH_REALM": "ksql_auth_realm",
 }
+# Basic-auth user and password the client sends to ksqlDB: other names for the API key and secret.
+_CLIENT_AUTH_ALIASES = {"LABKIT_KSQL_USER": "ksql_api_key", "LABKIT_KSQL_PASSWORD": "ksql_api_secret"}
+KSQL_AUTH_METHODS = ("NONE", "BASIC")
 
 
 def settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -187,9 +200,29 @@ def settings(env: Mapping[str, str] | None = None) -> Settings:
     if protocol not in SECURITY_PROTOCOLS:
         raise ConfigError(f"LABKIT_SECURITY_PROTOCOL={protocol!r}: choose one of {', '.join(SECURITY_PROTOCOLS)}.")
     values["security_protocol"] = protocol
+    _ksql_auth(env, values)
     result = Settings(**values)  # type: ignore[arg-type]
     if len(result.controller_ports) < len(result.broker_ports):
         raise ConfigError("LABKIT_CONTROLLER_PORTS needs one port per broker port.")
     if result.sasl_mechanism and not protocol.startswith("SASL"):
         raise ConfigError("LABKIT_SASL_MECHANISM is set but LABKIT_SECURITY_PROTOCOL is not SASL_PLAINTEXT or SASL_SSL.")
     return result
+
+
+def _ksql_auth(env: Mapping[str, str], values: dict[str, object]) -> None:
+    """The engine's basic authentication (LABKIT_KSQL_AUTH_*) and the client's user and password."""
+    for var, attr in _CLIENT_AUTH_ALIASES.items():
+        if env.get(var) and attr not in values:
+            values[attr] = env[var]
+    auth_file = env.get("LABKIT_KSQL_AUTH_FILE", "").strip()
+    method = env.get("LABKIT_KSQL_AUTH_METHOD", "BASIC" if auth_file else "NONE").strip().upper() or "NONE"
+    if method not in KSQL_AUTH_METHODS:
+        raise ConfigError(f"LABKIT_KSQL_AUTH_METHOD={method!r}: choose one of {', '.join(KSQL_AUTH_METHODS)}.")
+    if method == "BASIC" and not auth_file:
+        raise ConfigError("LABKIT_KSQL_AUTH_METHOD=BASIC needs LABKIT_KSQL_AUTH_FILE: a JAAS file or a password "
+                          "file with lines `user: password[,role,...]`.")
+    values["ksql_auth_method"] = method
+    if auth_file:
+        values["ksql_auth_file"] = Path(auth_file).expanduser()
+    if env.get("LABKIT_KSQL_AUTH_ROLES"):
+        values["ksql_auth_roles"] = tuple(r.strip() for r in env["LABKIT_KSQL_AUTH_ROLES"].split(",") if r.strip())

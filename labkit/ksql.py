@@ -181,8 +181,10 @@ class KsqlClient:
                                          headers={"Accept": accept, "Content-Type": entities.JSON},
                                          timeout=timeout)
         except requests.Timeout as exc:
+            waited = timeout[1] if timeout[1] is not None and not isinstance(exc, requests.ConnectTimeout) \
+                else self.timeout
             raise KsqlTimeoutError(
-                f"ksqlDB at {self.url} did not answer within {self.timeout:g} s"
+                f"ksqlDB at {self.url} did not answer within {waited:g} s"
                 + (" (pull() waits for the whole result: use push() for EMIT CHANGES queries)"
                    if path == "/query-stream" else "") + ".") from exc
         except requests.ConnectionError as exc:

@@ -6,8 +6,10 @@ PAUSE and RESUME are appended to the single-partition, infinitely retained topic
 `{"statement", "streamsProperties", "originalProperties", "version"}`), and the record's offset becomes the
 statement's `commandSequenceNumber` (persistent query ids take their number from it). A starting engine reads
 the topic from the beginning and runs every command again without validation; a command that cannot be read
-or run is logged and skipped. Queries are only registered during the replay and started after it, so those
-terminated later in the log never run, and the others resume from their consumer groups' committed offsets.
+or run is logged and skipped. Before that the log is compacted as ksqlDB's RestoreCommandsCompactor does
+(`compact_commands`): queries that a later TERMINATE, DROP or CREATE OR REPLACE ends are not planned again
+(their CREATE ... AS SELECT only registers its sink). Queries are only registered during the replay and started
+after it, and resume from their consumer groups' committed offsets.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from labkit.engine.topics import TopicDescription, TopicRecord, TopicStore, Topi
 from labkit.sql import ast
 
 __all__ = ["COMMAND_VERSION", "Command", "CommandTopic", "command_topic_name", "command_id", "decode_command",
-           "CommandDecodeError", "ReplayStore"]
+           "CommandDecodeError", "ReplayStore", "ReplayItem", "compact_commands"]
 
 _log = logging.getLogger("labkit.engine.commands")
 
@@ -107,6 +109,92 @@ def decode_command(record: TopicRecord) -> Command:
                    version)
 
 
+@dataclass
+class ReplayItem:
+    """A command a replay runs: its parsed statement (None: run the text, whose error is then logged) and
+    whether only its DDL counts (a CREATE ... AS SELECT whose query a later command ends)."""
+
+    command: Command
+    statement: ast.Statement | None
+    query_id: str | None = None
+    ddl_only: bool = False
+    target: "ReplayItem | None" = None  # PAUSE/RESUME: the command that started the query it names
+
+
+def compact_commands(commands: list[Command]) -> tuple[list[ReplayItem], list[Command]]:
+    """ksqlDB's RestoreCommandsCompactor: leave out the queries that later commands end; returns (kept, dropped).
+
+    A CREATE ... AS SELECT or INSERT INTO ... SELECT whose query a later TERMINATE (or TERMINATE ALL), DROP of its
+    sink or CREATE OR REPLACE of its sink ends is not planned into a query again: a CREATE ... AS SELECT keeps
+    its DDL (the sink stream or table is registered, `ddl_only`), an INSERT INTO is dropped, and so are the
+    TERMINATE, PAUSE and RESUME commands of those queries. Query ids are known without analysis: they carry the
+    command's offset (`queries.created_query_id`).
+    """
+    from labkit.engine.queries import created_query_id
+    from labkit.sql import SqlParseError, parse
+
+    items: list[ReplayItem] = []
+    latest: dict[str, ReplayItem] = {}        # query id (upper case) -> the command that started it
+    creating: dict[str, str] = {}             # sink name -> id of its CREATE ... AS SELECT query
+    sources: set[str] = set()
+    dropped: list[Command] = []
+    for command in commands:
+        try:
+            statements = parse(command.statement)
+        except SqlParseError:
+            statements = []
+        if len(statements) != 1:
+            items.append(ReplayItem(command, None))
+            continue
+        [statement] = statements
+        if isinstance(statement, ast.TerminateQuery):
+            ended = list(latest.values()) if statement.query_id is None else \
+                [latest[statement.query_id.upper()]] if statement.query_id.upper() in latest else []
+            for item in ended:
+                item.ddl_only = True
+            if statement.query_id is not None and ended:
+                latest.pop(statement.query_id.upper())
+                dropped.append(command)  # "executed" by leaving its query out
+                continue
+            if statement.query_id is None:
+                latest.clear()
+            items.append(ReplayItem(command, statement))  # ALL, or a query this log did not start (CST_...)
+            continue
+        item = ReplayItem(command, statement)
+        if isinstance(statement, (ast.PauseQuery, ast.ResumeQuery)) and statement.query_id is not None:
+            item.target = latest.get(statement.query_id.upper())
+        elif isinstance(statement, ast.DropSource):
+            sources.discard(statement.name)
+            ended_id = creating.pop(statement.name, None)
+            if ended_id is not None and ended_id in latest:
+                latest.pop(ended_id).ddl_only = True
+        elif isinstance(statement, ast.CreateSource):
+            sources.add(statement.name)
+        elif isinstance(statement, ast.CreateAsSelect):
+            replaces = statement.name in sources
+            if not replaces or statement.or_replace:  # else IF NOT EXISTS on an existing name: no query
+                previous = creating.get(statement.name)
+                if previous is not None and previous in latest:
+                    latest.pop(previous).ddl_only = True
+                item.query_id = created_query_id(statement, command.offset)
+                sources.add(statement.name)
+        elif isinstance(statement, ast.InsertInto):
+            item.query_id = created_query_id(statement, command.offset)
+        if item.query_id is not None:
+            item.query_id = item.query_id.upper()
+            latest[item.query_id] = item
+            if isinstance(statement, ast.CreateAsSelect):
+                creating[statement.name] = item.query_id
+        items.append(item)
+    kept = []
+    for item in items:
+        if (item.ddl_only and isinstance(item.statement, ast.InsertInto)) or (item.target and item.target.ddl_only):
+            dropped.append(item.command)
+        else:
+            kept.append(item)
+    return kept, dropped
+
+
 class CommandTopic:
     """Append commands to, and read them back from, the command topic through a TopicStore."""
 
@@ -173,13 +261,14 @@ class ReplayStore:
     statement is submitted, not when the command is replayed; a replay that deleted topics would destroy data
     written since. Topics the replayed commands create are only noted (a later DROP or TERMINATE in the log
     forgets them again) and `finish()` creates those still wanted, so a long log does not create and delete
-    the same topics over and over. Descriptions of real topics are read once per replay.
+    the same topics over and over. Descriptions of real topics, and their list, are read once per replay.
     """
 
     def __init__(self, real: TopicStore) -> None:
         self._real = real
         self.pending: dict[str, TopicDescription] = {}
         self._described: dict[str, TopicDescription | None] = {}
+        self._listed: set[str] | None = None
 
     def create_topic(self, name: str, *, partitions: int = 1, replicas: int = 1,
                      config: Mapping[str, str] | None = None) -> None:
@@ -195,7 +284,9 @@ class ReplayStore:
         return self._described[name]
 
     def list_topics(self) -> list[str]:
-        return sorted(set(self._real.list_topics()) | set(self.pending))
+        if self._listed is None:  # read once per replay: the replay never creates or deletes a real topic
+            self._listed = set(self._real.list_topics())
+        return sorted(self._listed | set(self.pending))
 
     def delete_topic(self, name: str) -> None:
         self.pending.pop(name, None)
@@ -215,6 +306,7 @@ class ReplayStore:
             created.append(name)
         self.pending.clear()
         self._described.clear()
+        self._listed = None
         return created
 
     def __getattr__(self, name: str) -> Any:

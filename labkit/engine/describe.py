@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from labkit.engine import responses
-from labkit.engine.catalog import DataSource
+from labkit.engine.catalog import DataSource, QueryInfo
 from labkit.engine.errors import EngineError
 from labkit.engine.functions import function_names, get_function
 from labkit.engine.session import DEFAULTS, Session
@@ -15,9 +15,9 @@ from labkit.sql import ast
 if TYPE_CHECKING:
     from labkit.engine.engine import KsqlEngine
 
-__all__ = ["step_tree", "list_streams", "list_tables", "list_topics", "list_queries", "list_properties", "list_types",
-           "list_variables", "list_functions", "describe_source", "describe_sources", "describe_function",
-           "explain"]
+__all__ = ["query_status", "step_tree", "list_streams", "list_tables", "list_topics", "list_queries",
+           "list_properties", "list_types", "list_variables", "list_functions", "describe_source", "describe_sources",
+           "describe_function", "explain"]
 
 
 def _info(source: DataSource) -> dict[str, Any]:
@@ -25,12 +25,36 @@ def _info(source: DataSource) -> dict[str, Any]:
                                         is_windowed=source.is_windowed, kind=source.kind)
 
 
+def query_status(engine: "KsqlEngine", query_id: str, paused: bool = False) -> str:
+    """ksqlDB's KsqlQueryStatus of a query on this server: PAUSED, ERROR (its runtime failed) or RUNNING."""
+    if paused:
+        return "PAUSED"
+    running = engine.runtime.queries.get(query_id)
+    return "ERROR" if running is not None and running.status == "ERROR" else "RUNNING"
+
+
+def _aggregate(status: str) -> str:
+    """RunningQuery/QueryDescription `state` in 0.29: ERROR when a host reports ERROR, else RUNNING."""
+    return "ERROR" if status == "ERROR" else "RUNNING"
+
+
+def _running_query(engine: "KsqlEngine", info: QueryInfo) -> dict[str, Any]:
+    """A RunningQuery of a persistent query: `statusCount` {status: 1} and its aggregate `state`."""
+    status = query_status(engine, info.query_id, info.state == "PAUSED")
+    return responses.rest().running_query(info.sql, [info.sink] if info.sink else [],
+                                          [info.sink_topic] if info.sink_topic else [], info.query_id,
+                                          state=_aggregate(status), status_count={status: 1})
+
+
 def _description(engine: "KsqlEngine", source: DataSource, extended: bool) -> dict[str, Any]:
     topic = engine.store.describe_topic(source.topic)
-    return responses.source_description(
-        source, extended=extended, read_queries=engine.catalog.readers_of(source.name),
-        write_queries=engine.catalog.writers_of(source.name), partitions=topic.partitions if topic else 0,
-        replication=topic.replicas if topic else 0)
+    readers, writers = engine.catalog.readers_of(source.name), engine.catalog.writers_of(source.name)
+    description = responses.source_description(
+        source, extended=extended, read_queries=readers, write_queries=writers,
+        partitions=topic.partitions if topic else 0, replication=topic.replicas if topic else 0)
+    description["readQueries"] = [_running_query(engine, q) for q in readers]
+    description["writeQueries"] = [_running_query(engine, q) for q in writers]
+    return description
 
 
 def _sources(engine: "KsqlEngine", kind: str) -> list[DataSource]:
@@ -73,9 +97,13 @@ def list_topics(engine: "KsqlEngine", stmt: ast.ListTopics, session: Session) ->
 
 def list_queries(engine: "KsqlEngine", stmt: ast.ListQueries, session: Session) -> dict[str, Any]:
     from labkit.engine.transient import running_transient_queries
-    pushes = [responses.push_query_entity(q.query_id, q.sql) for q in running_transient_queries(engine)]
-    return responses.rest().queries_list(stmt.text, [responses.query_entity(q)
-                                                     for q in engine.catalog.queries.values()] + pushes)
+    rest = responses.rest()
+    pushes = []
+    for query in running_transient_queries(engine):
+        status = query_status(engine, query.query_id)
+        pushes.append(rest.running_query(query.sql, [], [], query.query_id, query_type="PUSH",
+                                         state=_aggregate(status), status_count={status: 1}))
+    return rest.queries_list(stmt.text, [_running_query(engine, q) for q in engine.catalog.queries.values()] + pushes)
 
 
 def list_properties(engine: "KsqlEngine", stmt: ast.ListProperties, session: Session) -> dict[str, Any]:
@@ -143,18 +171,23 @@ def explain(engine: "KsqlEngine", stmt: ast.Explain, session: Session) -> dict[s
         info = next((q for q in engine.catalog.queries.values() if q.query_id.upper() == stmt.query_id.upper()), None)
         if info is None:
             raise EngineError(f"Query with id:{stmt.query_id} does not exist, use SHOW QUERIES to view the full set "
-                              "of running queries.")
+                              "of queries.")
         sink = engine.catalog.source(info.sink) if info.sink else None
         fields = responses.fields_of(sink.schema) if sink else []
         running = engine.runtime.queries.get(info.query_id)
         plan_text, topology = "", ""
+        errors: list[dict[str, Any]] = []
         if running is not None:
             plan_text = getattr(running, "execution_plan", None) or _plan_text(running.handlers)
             topology = getattr(running, "topology", "")
+            if running.status == "ERROR" and running.error is not None:  # ksqlDB's QueryError
+                errors.append({"timestamp": getattr(running, "error_time_ms", 0), "errorMessage": str(running.error),
+                               "type": "UNKNOWN"})
         description = rest.query_description(info.query_id, info.sql, fields=fields, sources=list(info.sources),
                                              sinks=[info.sink] if info.sink else [], execution_plan=plan_text,
-                                             topology=topology,
-                                             consumer_group_id=group + info.query_id, state=info.state)
+                                             topology=topology, query_errors=errors,
+                                             consumer_group_id=group + info.query_id,
+                                             state=_aggregate(query_status(engine, info.query_id)))
         return rest.query_description_entity(stmt.text, description)
     inner = stmt.statement
     if isinstance(inner, ast.CreateAsSelect):

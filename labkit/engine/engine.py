@@ -68,6 +68,58 @@ def _not_supported(engine: "KsqlEngine", stmt: Statement, session: Session) -> N
     raise NotSupportedError(f"{type(stmt).__name__} statements are not supported by labkit's engine yet.")
 
 
+CONNECT_URL_DEFAULT = "http://localhost:8083"
+CONNECT_REFUSED = ("io.confluent.ksql.util.KsqlServerException: org.apache.hc.client5.http.HttpHostConnectException: "
+                   "Connect to {url} [{addresses}] failed: Connection refused\n"
+                   "Caused by: Could not connect to the server. Please check the server details are\n"
+                   "\tcorrect and that the server is running.")
+"""ksqlDB 0.29's answer (500, error code 50000) when nothing listens at `ksql.connect.url`: DefaultConnectClient's
+KsqlServerException around the HTTP client's refused connection, as ErrorMessageUtil renders the chain."""
+
+
+def _connect_statement(engine: "KsqlEngine", stmt: Statement, session: Session) -> None:
+    """Connector statements need a Kafka Connect cluster at `ksql.connect.url`; labkit's engine runs none."""
+    from urllib.parse import urlsplit
+
+    url = str(session.get("ksql.connect.url") or CONNECT_URL_DEFAULT).rstrip("/")
+    parts = urlsplit(url)
+    host, port = parts.hostname or "localhost", parts.port or (443 if parts.scheme == "https" else 80)
+    if not _accepts_connections(host, port):
+        addresses = ", ".join(f"{host}/{address}" for address in _addresses(host, port))
+        raise KsqlStatementError(CONNECT_REFUSED.format(url=url, addresses=addresses), stmt.text, 50000)
+    _not_supported(engine, stmt, session)
+
+
+def _addresses(host: str, port: int) -> list[str]:
+    """The IP addresses `host` resolves to, as Java's InetAddress prints them (IPv6 uncompressed)."""
+    import ipaddress
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    out: list[str] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        text = str(address) if address.version == 4 else ":".join(
+            format(int(group, 16), "x") for group in address.exploded.split(":"))
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _accepts_connections(host: str, port: int, timeout: float = 2.0) -> bool:
+    """Whether something listens at host:port (a TCP connect succeeds)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 STATEMENT_HANDLERS: dict[type, Handler] = {
     ast.CreateStream: ddl.create_source,
     ast.CreateTable: ddl.create_source,
@@ -102,6 +154,11 @@ STATEMENT_HANDLERS: dict[type, Handler] = {
     ast.UnsetProperty: _unset_property,
     ast.DefineVariable: _define,
     ast.UndefineVariable: _undefine,
+    ast.ListConnectors: _connect_statement,
+    ast.ListConnectorPlugins: _connect_statement,
+    ast.DescribeConnector: _connect_statement,
+    ast.CreateConnector: _connect_statement,
+    ast.DropConnector: _connect_statement,
 }
 """Statement type → handler; a new statement kind is one entry here plus its handler."""
 
@@ -121,6 +178,10 @@ class KsqlEngine:
         self.insert_clock: Callable[[], int] | None = None
         self.replaying = False
         """True while a server replays its command topic: accepted commands are not validated against topics."""
+        self.validating = False
+        """True on a sandbox copy: statements are checked, nothing outside the copy is touched (push queries)."""
+        self.compacted_queries: set[int] = set()
+        """Command sequence numbers whose query a replay leaves out (terminated later in the log): DDL only."""
         ddl.setup_processing_log(self)
 
     # --- sessions and statements ----------------------------------------------------------------
@@ -185,10 +246,12 @@ class KsqlEngine:
             result = self.run_statement(statement, session)
         return result
 
-    def sandbox(self) -> "KsqlEngine":
-        """A copy of this engine to validate statements on: same catalog and topics, nothing written or run."""
+    def sandbox(self, *, store: SandboxTopicStore | None = None) -> "KsqlEngine":
+        """A copy of this engine to validate statements on: same catalog and topics, nothing written or run.
+
+        `store`: the sandbox view of this engine's topics to use (default: a new `SandboxTopicStore`)."""
         copy = KsqlEngine.__new__(KsqlEngine)
-        copy.store = SandboxTopicStore(self.store)
+        copy.store = store if store is not None else SandboxTopicStore(self.store)
         copy.config = self.config
         copy.catalog = deepcopy(self.catalog)
         copy.processing_log = ProcessingLog()
@@ -197,6 +260,8 @@ class KsqlEngine:
         copy.command_sequence = self.command_sequence
         copy.insert_clock = self.insert_clock
         copy.replaying = False
+        copy.validating = True
+        copy.compacted_queries = set()
         return copy
 
     def execute_statement(self, statement: Statement, session: Session) -> dict[str, Any] | None:

@@ -9,7 +9,9 @@ buffers and are processed in Kafka Streams' order (`PartitionGroups`: per task, 
 a task waits while one of its partitions has nothing buffered but still lags), the outputs go to one shared
 idempotent producer (acks=all), the producer is flushed once, and only then are the processed offsets
 committed: at-least-once, like ksqlDB's default processing guarantee. A Kafka error (brokers away) makes the
-query wait and resume from its committed offsets instead of failing.
+query wait and resume from its committed offsets instead of failing. Records of a windowed sink go to the
+partition of their key without the window (Kafka Streams' WindowedStreamPartitioner), the others where the
+producer's murmur2 partitioner puts their whole key.
 
 A transient query (push query, or pull query over a stream) reads with a group-less consumer (assign and seek
 to the beginning or the end) and hands rows to its collector; the REST layer waits on `wait_for_rows`.
@@ -40,7 +42,7 @@ from labkit.engine.partition_group import PartitionGroups
 from labkit.engine.processing_log import PRODUCTION_ERROR, ProcessingLog
 from labkit.engine.runtime import PersistentQuery
 from labkit.engine.state import InMemoryKeyValueStore
-from labkit.engine.topics import Headers, TopicRecord, TopicStore
+from labkit.engine.topics import Headers, TopicRecord, TopicStore, murmur2_partition
 
 __all__ = ["KafkaRuntime", "consumer_group_id", "seek_to_reset", "read_to_end", "NO_AUTO_CREATE",
            "without_auto_create"]
@@ -60,6 +62,12 @@ def _topic_record(record: Any) -> TopicRecord:
     headers = tuple((k, v) for k, v in record.headers) if record.headers else ()
     return TopicRecord(record.topic, record.partition, record.offset, record.timestamp, record.key, record.value,
                        headers)
+
+
+def _fail(query: PersistentQuery, error: BaseException) -> None:
+    """Put a query in ERROR, noting when (EXPLAIN's queryErrors carry the time)."""
+    query.status, query.error = "ERROR", error
+    query.error_time_ms = int(time.time() * 1000)  # type: ignore[attr-defined]
 
 
 def _reset_for(query: PersistentQuery, topic: str) -> str:
@@ -164,8 +172,10 @@ class _ReaderPool:
         self._tasks.put(consumer)
 
     def release(self, consumer: KafkaConsumer) -> None:
+        from labkit.engine.kafka_store import forget_topics  # kafka_store imports this module
+
         try:
-            consumer.unsubscribe()
+            forget_topics(consumer)  # unassign and drop the topics it knew: one may be deleted before reuse
         except Exception:  # noqa: BLE001 - a broken consumer is closed instead of reused
             self._tasks.put(consumer)
             return
@@ -279,16 +289,16 @@ class _Runner:
         return max(0, highwater - consumer.position(tp))
 
     def _buffer(self, consumer: KafkaConsumer, batch: Mapping[TopicPartition, list]) -> None:
-        """Add a poll's records to the partition buffers; pause fetching partitions whose buffer is full."""
+        """Add a poll's records to the partition buffers; what does not fit is fetched again later.
+
+        Never `consumer.pause()`: kafka-python 3.0.12 may keep a resumed partition's parked fetch for ever (its
+        fetcher restores it only when no other partition's records are in line), which stalled queries for good.
+        """
         self._end_offsets.clear()
         for tp, records in batch.items():
-            self.groups.add(tp, records)
-        paused = consumer.paused()
-        wanted = set(consumer.assignment()) if self.query.status == "PAUSED" else self.groups.full()
-        if wanted - paused:
-            consumer.pause(*(wanted - paused))
-        if paused - wanted:
-            consumer.resume(*(paused - wanted))
+            rejected = self.groups.add(tp, records)
+            if rejected is not None:
+                consumer.seek(tp, rejected)
 
     # -- lifecycle
 
@@ -332,7 +342,7 @@ class _Runner:
                     backoff = min(backoff * 2, RETRY_BACKOFF_S[1])
         except Exception as error:  # noqa: BLE001 - the query fails; the error is kept on it and logged
             _log.exception("query %s failed", self.query.query_id)
-            self.query.status, self.query.error = "ERROR", error
+            _fail(self.query, error)
         finally:
             self.release(consumer)
             with self.rows:
@@ -463,6 +473,9 @@ class _PersistentRunner(_Runner):
         query = self.query
         if query.status not in ("RUNNING", "PAUSED"):
             return False
+        if query.status == "PAUSED":  # no fetching while paused (assigned partitions: no group to keep alive)
+            self.stopping.wait(self.runtime.poll_timeout_ms / 1000)
+            return True
         batch = consumer.poll(timeout_ms=self.runtime.poll_timeout_ms)
         self._refresh_partitions(consumer, self._seek_new)
         self._buffer(consumer, batch)
@@ -479,7 +492,7 @@ class _PersistentRunner(_Runner):
                 except Exception as error:  # noqa: BLE001 - a fatal record error puts the query in ERROR
                     _log.error("query %s failed on %s-%d@%d: %s", query.query_id, record.topic, record.partition,
                                record.offset, error)
-                    query.status, query.error = "ERROR", error
+                    _fail(query, error)
                     failed = True
                     break
                 done[TopicPartition(record.topic, record.partition)] = record.offset + 1
@@ -494,7 +507,7 @@ class _PersistentRunner(_Runner):
             if _retriable(error):
                 raise error  # retried from the committed offsets once the brokers answer
             self.runtime.log_production_error(query.query_id, error)
-            query.status, query.error = "ERROR", error
+            _fail(query, error)
             return False  # nothing of this batch is committed: it is read again after a restart
         if done:
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
@@ -552,7 +565,7 @@ class _TransientRunner(_Runner):
                 try:
                     self.query.process(_topic_record(record))
                 except Exception as error:  # noqa: BLE001 - the push query ends with this error
-                    self.query.status, self.query.error = "ERROR", error
+                    _fail(self.query, error)
                     self.rows.notify_all()
                     return False
                 if self.stopping.is_set():
@@ -596,12 +609,28 @@ class KafkaRuntime:
     # -- the Runtime protocol
 
     def emit(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers) -> None:
-        """Send one output record of the query running in this thread (flushed at the end of its batch)."""
-        self.send(topic, key, value, timestamp, headers)
+        """Send one output record of the query running in this thread (flushed at the end of its batch).
 
-    def send(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers) -> None:
+        A windowed sink record goes where Kafka Streams' WindowedStreamPartitioner puts it: murmur2 of the key
+        without its window (`sink_window_bytes` trailing bytes), so every window of a key shares a partition.
+        """
+        partition = None
         runner = getattr(self._local, "runner", None)
-        future = self._producer.send(topic, key=key, value=value, timestamp_ms=timestamp,
+        trim = getattr(runner.query, "sink_window_bytes", 0) if runner is not None else 0
+        if trim and key is not None and topic == runner.query.sink_topic and len(key) >= trim:
+            partition = self._partition_without_window(topic, key[:-trim])
+        self.send(topic, key, value, timestamp, headers, partition=partition)
+
+    def _partition_without_window(self, topic: str, inner_key: bytes) -> int | None:
+        partitions = self._producer.partitions_for(topic)  # the producer's cached metadata
+        if not partitions or len(partitions) <= 1:
+            return None
+        return murmur2_partition(inner_key, len(partitions))
+
+    def send(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers, *,
+             partition: int | None = None) -> None:
+        runner = getattr(self._local, "runner", None)
+        future = self._producer.send(topic, key=key, value=value, timestamp_ms=timestamp, partition=partition,
                                      headers=list(headers) if headers else None)
         if runner is not None:
             future.add_errback(runner.send_errors.append)
@@ -626,7 +655,7 @@ class KafkaRuntime:
             runner.prepare()
         except (KafkaError, OSError, TimeoutError) as error:
             _log.error("query %s could not start: %s", query.query_id, error)
-            query.status, query.error = "ERROR", error
+            _fail(query, error)
             if query.sink_topic is not None:  # a persistent query starts once the brokers answer again
                 threading.Thread(target=self._retry_launch, args=(runner,), daemon=True,
                                  name=f"labkit-start-{query.query_id}").start()

@@ -26,7 +26,7 @@ from labkit.config import Settings
 from labkit.engine.kafka_runtime import without_auto_create
 from labkit.engine.topics import Headers, TopicDescription, TopicRecord, TopicStoreError
 
-__all__ = ["KafkaTopicStore"]
+__all__ = ["KafkaTopicStore", "forget_topics"]
 
 _log = logging.getLogger("labkit.engine.kafka_store")
 
@@ -35,6 +35,29 @@ OFFSET_LOOKUP_TIMEOUT_MS = 5000
 """How long an end-offset lookup may take before the reader is replaced (its metadata may be stale)."""
 DESCRIBE_CACHE_S = 2.0
 """How long a described topic is remembered (topics change rarely; pull queries describe theirs every time)."""
+
+
+def forget_topics(consumer: KafkaConsumer) -> None:
+    """Make a group-less reader safe to reuse: unassign it and stop its metadata tracking what it read.
+
+    kafka-python's `unsubscribe()` unassigns but leaves the topics in the client's metadata (its
+    `set_topics([])` never shrinks the tracked set). A pooled reader that restored a changelog topic since
+    deleted (DROP, TERMINATE) then asks for that topic on every refresh, and the next user whose metadata wait
+    joins such a refresh gets `UnknownTopicOrPartitionError` naming the deleted topic. Clearing the tracked
+    topics and asking for a refresh leaves the reader knowing only what its next user assigns.
+    """
+    consumer.unsubscribe()
+    cluster = getattr(consumer, "_cluster", None)
+    tracked = getattr(cluster, "_topics", None)
+    if not isinstance(tracked, set) or not tracked:
+        return
+    lock = getattr(cluster, "_lock", None)
+    if lock is None:
+        cluster._topics = set()  # type: ignore[union-attr]
+    else:
+        with lock:
+            cluster._topics = set()  # type: ignore[union-attr]
+    cluster.request_update()  # type: ignore[union-attr]
 
 
 class _RetryingAdmin:

@@ -5,8 +5,10 @@ always processes the buffered record with the smallest timestamp. When one of th
 buffered it decides from that partition's lag: unknown or greater than zero means "wait for the fetch"
 (otherwise a stream record fetched before the table rows it should join would be processed first); zero means
 the partition is caught up and the others go ahead ("enforced processing", `max.task.idle.ms=0`, ksqlDB's
-default). Partitions whose buffer is full are reported so the consumer can pause fetching them
-(`buffered.records.per.partition`).
+default). A partition's buffer holds at most `buffered.records.per.partition` records: `add` returns the offset
+of the first record that did not fit, and the caller seeks its consumer back there to fetch it again later.
+(Kafka Streams pauses the partition instead; kafka-python 3.0.12 can leave a paused-then-resumed partition
+parked for ever, which stalled a query for good, so labkit never pauses.)
 
     >>> from kafka import TopicPartition
     >>> from types import SimpleNamespace as R
@@ -28,7 +30,7 @@ from kafka import TopicPartition
 __all__ = ["PartitionGroups", "BUFFERED_RECORDS_PER_PARTITION", "MAX_WAIT_S"]
 
 BUFFERED_RECORDS_PER_PARTITION = 1000
-"""Kafka Streams' `buffered.records.per.partition`: above it the partition's fetching is paused."""
+"""Kafka Streams' `buffered.records.per.partition`: records fetched beyond it are dropped and fetched again."""
 
 MAX_WAIT_S = 5.0
 """How long a task waits for a lagging partition whose data never arrives before it processes the others.
@@ -67,16 +69,21 @@ class PartitionGroups:
             self._tasks = [partitions] if partitions else []
         self._blocked_since.clear()
 
-    def add(self, tp: TopicPartition, records: Iterable[Any]) -> None:
-        """Buffer the records fetched for one partition (in offset order)."""
+    def add(self, tp: TopicPartition, records: Iterable[Any]) -> int | None:
+        """Buffer the records fetched for one partition (in offset order), up to the partition's limit.
+
+        Returns the offset of the first record that did not fit (seek the consumer back there), else None.
+        """
         buffer = self._buffers.get(tp)
         if buffer is None:  # fetched just before an assignment change
             buffer = self._buffers[tp] = collections.deque()
-        buffer.extend(records)
-
-    def full(self) -> set[TopicPartition]:
-        """Partitions whose fetching should be paused until the query has processed some of their records."""
-        return {tp for tp, buffer in self._buffers.items() if len(buffer) >= self._limit}
+        records = list(records)
+        room = max(0, self._limit - len(buffer))
+        if len(records) <= room:
+            buffer.extend(records)
+            return None
+        buffer.extend(records[:room])
+        return records[room].offset
 
     def buffered(self) -> int:
         """How many records wait in the buffers."""

@@ -27,7 +27,8 @@ from labkit.sql import ast
 if TYPE_CHECKING:
     from labkit.engine.engine import KsqlEngine
 
-__all__ = ["create_as_select", "insert_into", "terminate", "pause_or_resume", "start_query", "stop_query"]
+__all__ = ["create_as_select", "insert_into", "terminate", "pause_or_resume", "start_query", "stop_query",
+           "names_push_query", "created_query_id"]
 
 _INHERITABLE = {"DELIMITED": {"delimiter"}}
 
@@ -147,6 +148,8 @@ def start_query(engine: "KsqlEngine", query_id: str, sql: str, plan: QueryPlan, 
                                   custom_types=engine.catalog.types, offset_reset=reset,
                                   wall_clock=engine.insert_clock)
     query.topic_offset_reset = resets
+    if sink.key_format.window is not None:  # Kafka Streams' WindowedStreamPartitioner: by the key without window
+        query.sink_window_bytes = 16 if sink.key_format.window.is_session else 8  # type: ignore[attr-defined]
     from labkit.engine.describe import step_tree
     from labkit.engine.topology import describe_topology
     query.execution_plan = step_tree(sink_step, plan.internal_topics)  # type: ignore[attr-defined]  # EXPLAIN
@@ -232,6 +235,9 @@ def create_as_select(engine: "KsqlEngine", stmt: ast.CreateAsSelect, session: Se
                                   props.get("TIMESTAMP_FORMAT"), False, stmt.text))
     sequence = engine.next_command()
     query_id = _query_id(engine, "CTAS" if kind == "TABLE" else "CSAS", stmt.name, sequence)
+    if sequence in engine.compacted_queries:  # replay: terminated later in the command log, so only the DDL
+        return responses.current_status(stmt.text, f"{kind.lower()}/`{stmt.name}`/create",
+                                        f"Created query with ID {query_id}", query_id=query_id, sequence=sequence)
     start_query(engine, query_id, stmt.text, plan, sink, schema, session, "PERSISTENT")
     return responses.current_status(stmt.text, f"{kind.lower()}/`{stmt.name}`/create",
                                     f"Created query with ID {query_id}", query_id=query_id, sequence=sequence)
@@ -278,6 +284,23 @@ def insert_into(engine: "KsqlEngine", stmt: ast.InsertInto, session: Session) ->
                                     f"Created query with ID {query_id}", query_id=query_id, sequence=sequence)
 
 
+def created_query_id(stmt: ast.Statement, sequence: int) -> str | None:
+    """The id of the query a CREATE ... AS SELECT or INSERT INTO ... SELECT run as command `sequence` starts.
+
+    Known without analysing the statement, so a replay can tell which queries a later TERMINATE ends.
+    """
+    if isinstance(stmt, ast.CreateAsSelect):
+        prefix = "CTAS" if isinstance(stmt, ast.CreateTableAsSelect) else "CSAS"
+        return f"{prefix}_{stmt.name.upper()}_{sequence}"
+    if isinstance(stmt, ast.InsertInto):
+        try:
+            explicit = WithClause.parse(stmt.properties, INSERT_INTO).get("QUERY_ID")
+        except EngineError:
+            return None
+        return str(explicit).upper() if explicit else f"INSERTQUERY_{sequence}"
+    return None
+
+
 def _query_ids(engine: "KsqlEngine", query_id: str | None) -> list[str]:
     """The persistent query named (case-insensitively), or all of them for ALL."""
     if query_id is None:
@@ -288,8 +311,44 @@ def _query_ids(engine: "KsqlEngine", query_id: str | None) -> list[str]:
     return [match]
 
 
+TRANSIENT_ID_MARK = "transient"
+"""ksqlDB's validator lets a TERMINATE through unchecked when the id contains this (any case): a push query id."""
+
+
+def names_push_query(engine: "KsqlEngine", stmt: ast.TerminateQuery) -> bool:
+    """True when TERMINATE names a query id that is not a persistent query (ksqlDB's TerminateQueryExecutor then
+    closes a push query of this server instead of writing the statement to the command topic)."""
+    if stmt.query_id is None:
+        return False
+    wanted = stmt.query_id.upper()
+    return not any(q.upper() == wanted for q in engine.catalog.queries)
+
+
+def _terminate_push_query(engine: "KsqlEngine", stmt: ast.TerminateQuery) -> dict[str, Any]:
+    """TERMINATE <push query id>: close the running push (or stream pull) query; its HTTP stream ends.
+
+    As ksqlDB 0.29: an id without `transient` in it is "Unknown queryId" (the validator's check); a transient
+    id that names no running query fails with "Failed to terminate query with query ID: '<id>'" (40000).
+    """
+    from labkit.engine.transient import running_transient_queries
+    from labkit.errors import KsqlError
+
+    query_id = stmt.query_id or ""
+    if TRANSIENT_ID_MARK not in query_id.lower():
+        raise EngineError(f"Unknown queryId: {query_id}")
+    if getattr(engine, "validating", False):  # the sandbox only checks the statement
+        return responses.rest().terminate_query(stmt.text, query_id, True)
+    match = next((q for q in running_transient_queries(engine) if q.query_id.upper() == query_id.upper()), None)
+    if match is None:
+        raise KsqlError(40000, f"Failed to terminate query with query ID: '{query_id}'")
+    match.close()
+    return responses.rest().terminate_query(stmt.text, query_id, True)
+
+
 def terminate(engine: "KsqlEngine", stmt: ast.TerminateQuery, session: Session) -> dict[str, Any]:
-    """TERMINATE query_id | ALL."""
+    """TERMINATE query_id | ALL (ALL ends the persistent queries only: push queries keep running, as in 0.29)."""
+    if names_push_query(engine, stmt):
+        return _terminate_push_query(engine, stmt)
     for query_id in _query_ids(engine, stmt.query_id):
         stop_query(engine, query_id, session)
     sequence = engine.next_command()

@@ -15,15 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
-from labkit.engine.command_topic import CommandDecodeError, CommandTopic, ReplayStore, command_id, decode_command
+from labkit.engine.command_topic import (
+    CommandDecodeError,
+    CommandTopic,
+    ReplayStore,
+    command_id,
+    compact_commands,
+    decode_command,
+)
 from labkit.engine.engine import KsqlEngine
 from labkit.engine.errors import KsqlStatementError
 from labkit.engine.queries import names_push_query
 from labkit.engine.runtime import PersistentQuery
-from labkit.engine.session import Session, offset_reset
-from labkit.engine.topics import TopicStore
+from labkit.engine.session import UNRECOGNIZED_PROPERTY, Session, offset_reset, unknown_properties
+from labkit.engine.topics import SandboxTopicStore, TopicDescription, TopicStore, TopicStoreError
 from labkit.engine.transient import TransientQuery
 from labkit.errors import KsqlError, LabkitError
 from labkit.server import entities
@@ -60,6 +67,26 @@ PRINT_MISSING = ("Could not find topic '{}', or the KSQL user does not have perm
 def _statement_error(error: KsqlError, fallback_text: str = "") -> StatementError:
     entities_so_far = getattr(error, "entities", ())
     return StatementError(error.error_code, error.message, error.statement_text or fallback_text, entities_so_far)
+
+
+def _check_properties(properties: Mapping[str, Any], sql: str) -> None:
+    """ksqlDB's KsqlRequest.getConfigOverrides: an unknown property fails the request (500, error code 50000)."""
+    unknown = unknown_properties(properties)
+    if unknown:
+        raise StatementError(50000, UNRECOGNIZED_PROPERTY.format(unknown[0]), sql)
+
+
+class _RecordingSandboxStore(SandboxTopicStore):
+    """A sandbox topic store that remembers, in order, the topics the statements validated on it would create."""
+
+    def __init__(self, real: TopicStore) -> None:
+        super().__init__(real)
+        self.creations: list[TopicDescription] = []
+
+    def create_topic(self, name: str, *, partitions: int = 1, replicas: int = 1,
+                     config: Mapping[str, str] | None = None) -> None:
+        super().create_topic(name, partitions=partitions, replicas=replicas, config=config)
+        self.creations.append(TopicDescription(name, partitions, replicas, dict(config or {})))
 
 
 def _parse(sql: str) -> list[Statement]:
@@ -216,6 +243,17 @@ class ServerEngine:
         assert self.commands is not None
         engine = self.engine
         records = self.commands.records()
+        started = time.monotonic()
+        commands = []
+        for record in records:
+            try:
+                commands.append(decode_command(record))
+            except CommandDecodeError as error:
+                _log.warning("skipping command at offset %d of %s: %s", record.offset, self.commands.topic, error)
+        items, left_out = compact_commands(commands)  # queries ended later in the log are not planned again
+        for command in left_out:
+            if command.command_id.startswith("terminate/"):
+                self.statuses[command.command_id] = entities.command_status("SUCCESS", "Query terminated.")
         hold = getattr(engine.runtime, "hold", None)
         release = getattr(engine.runtime, "release", None)
         real_store = engine.store
@@ -225,18 +263,18 @@ class ServerEngine:
         if hold is not None:
             hold()
         ran = 0
-        started = time.monotonic()
+        engine.compacted_queries = {item.command.offset for item in items if item.ddl_only}
         try:
-            for record in records:
-                try:
-                    command = decode_command(record)
-                except CommandDecodeError as error:
-                    _log.warning("skipping command at offset %d of %s: %s", record.offset, self.commands.topic, error)
-                    continue
+            for item in items:
+                command = item.command
                 engine.set_next_command(command.offset)
                 try:
-                    results = engine.execute(command.statement, properties=command.streams_properties,
-                                             validate=False)
+                    if item.statement is None:
+                        results = engine.execute(command.statement, properties=command.streams_properties,
+                                                 validate=False)
+                    else:
+                        entity = engine.run_statement(item.statement, engine.session(command.streams_properties))
+                        results = [] if entity is None else [entity]
                 except Exception as error:  # noqa: BLE001 - one bad command must not keep the server down
                     _log.warning("command at offset %d (%s) failed on replay and is skipped: %s", command.offset,
                                  command.command_id, error, exc_info=not isinstance(error, LabkitError))
@@ -245,6 +283,7 @@ class ServerEngine:
                 self._record_status(command.command_id, results)
                 ran += 1
         finally:
+            engine.compacted_queries = set()
             engine.store = real_store
             engine.replaying = False
             created = replay_store.finish()
@@ -252,8 +291,9 @@ class ServerEngine:
                 release()
         if records:
             engine.set_next_command(records[-1].offset + 1)
-        _log.info("replayed %d of %d commands from %s in %.2f s (%d topics created)", ran, len(records),
-                  self.commands.topic, time.monotonic() - started, len(created))
+        _log.info("replayed %d of %d commands from %s in %.2f s (%d left out as ended later, %d queries as DDL only; "
+                  "%d topics created)", ran, len(records), self.commands.topic, time.monotonic() - started,
+                  len(left_out), sum(1 for item in items if item.ddl_only), len(created))
         return ran
 
     def _record_status(self, cid: str, results: list[dict[str, Any]]) -> None:
@@ -308,21 +348,26 @@ class ServerEngine:
                 command_sequence: int | None = None) -> list[dict[str, Any]]:
         self._check_ready()
         self._wait_for_command(command_sequence)
+        _check_properties(properties, sql)
         with self._lock:
             engine = self.engine
             session = engine.session(properties, {k: str(v) for k, v in variables.items()})
             statements = _parse(sql)
+            topics: list[list[TopicDescription]] = []  # per statement: the source/sink topics it creates
             try:
-                sandbox = engine.sandbox()
+                recorder = _RecordingSandboxStore(engine.store)
+                sandbox = engine.sandbox(store=recorder)
                 trial = Session(session.server, dict(session.overrides), dict(session.variables))
                 for statement in statements:
+                    before = len(recorder.creations)
                     sandbox.run_statement(statement, trial)
+                    topics.append(recorder.creations[before:])
             except KsqlStatementError as error:
                 raise _statement_error(error, sql) from None
             results: list[dict[str, Any]] = []
-            for statement in statements:
+            for statement, creates in zip(statements, topics):
                 try:
-                    entity = self._run(statement, session)
+                    entity = self._run(statement, session, creates)
                 except KsqlStatementError as error:
                     error.entities = results
                     raise _statement_error(error, statement.text) from None
@@ -333,7 +378,26 @@ class ServerEngine:
                 self._appended.notify_all()
             return results
 
-    def _run(self, statement: Statement, session: Session) -> dict[str, Any] | None:
+    def _create_topics(self, statement: Statement, creates: list[TopicDescription]) -> None:
+        """Create a statement's source/sink topics before its command is written (ksqlDB's TopicCreateInjector).
+
+        A topic Kafka refuses (replicas > brokers, ...) then fails the statement before the command topic
+        has it, so a restart never replays a statement that was refused. Internal topics (repartition,
+        changelog) are named after the query id, known only once the command has its offset: the statement
+        creates those itself.
+        """
+        store = self.engine.store
+        for topic in creates:
+            if topic.name.startswith("_confluent-ksql-") or store.describe_topic(topic.name) is not None:
+                continue
+            try:
+                store.create_topic(topic.name, partitions=topic.partitions, replicas=topic.replicas,
+                                   config=topic.config)
+            except TopicStoreError as error:
+                raise KsqlStatementError(str(error), statement.text, 40001) from error
+
+    def _run(self, statement: Statement, session: Session,
+             creates: Sequence[TopicDescription] = ()) -> dict[str, Any] | None:
         if session.variables and "${" in statement.text:
             [statement] = self.engine._parse(substitute_variables(statement.text, session.variables))  # noqa: SLF001
         cid = command_id(statement)
@@ -344,6 +408,7 @@ class ServerEngine:
             if cid is not None and entity is not None:
                 self._record_status(cid, [entity])
             return entity
+        self._create_topics(statement, list(creates))
         offset = self.commands.append(cid, statement.text, session.overrides, self.engine.config,
                                       timestamp=int(time.time() * 1000))
         self.engine.set_next_command(offset)
@@ -369,7 +434,9 @@ class ServerEngine:
     # -- POST /query, /query-stream
 
     def open_query(self, sql: str, *, properties: Mapping[str, Any], variables: Mapping[str, Any],
-                   command_sequence: int | None = None) -> QueryStream | PrintStream:
+                   command_sequence: int | None = None, strict_properties: bool = True) -> QueryStream | PrintStream:
+        """Start a SELECT or PRINT. `strict_properties`: refuse unknown properties (/query's KsqlRequest does;
+        /query-stream's QueryStreamArgs pass them on unchecked in ksqlDB 0.29)."""
         self._check_ready()
         self._wait_for_command(command_sequence)
         variables = {k: str(v) for k, v in variables.items()}
@@ -383,6 +450,8 @@ class ServerEngine:
             raise StatementError(40001, f"Expected exactly one KSQL statement; found {len(statements)} instead",
                                  sql.strip())
         [statement] = statements
+        if strict_properties:  # after parsing and waiting, as StreamedQueryResource reads them
+            _check_properties(properties, sql)
         if isinstance(statement, ast.PrintTopic):
             return self._open_print(statement, self.engine.session(properties, variables))
         if not isinstance(statement, ast.Query):

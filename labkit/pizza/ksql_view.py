@@ -21,6 +21,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
 
+from labkit.ksql import quote_literal
 from labkit.pizza.errors import EngineRequiredError
 from labkit.pizza.topics import PARTITIONS, WITH_VEGGIES, PizzaTopics
 
@@ -42,7 +43,7 @@ def statements(topics: PizzaTopics | None = None) -> list[str]:
     return [
         f"CREATE STREAM IF NOT EXISTS {STREAM} (order_key VARCHAR KEY, order_id VARCHAR, number INT, "
         f"sauce VARCHAR, cheese VARCHAR, meats VARCHAR, veggies VARCHAR) "
-        f"WITH (kafka_topic='{topic}', value_format='json', partitions={PARTITIONS});",
+        f"WITH (kafka_topic={quote_literal(topic)}, value_format='json', partitions={PARTITIONS});",
         f"CREATE TABLE IF NOT EXISTS {TABLE} AS SELECT order_id, COUNT_DISTINCT(number) AS finished "
         f"FROM {STREAM} GROUP BY order_id EMIT CHANGES;",
     ]

@@ -28,7 +28,8 @@ SEND_TIMEOUT_S = 30.0
 def check_count(count: object) -> int:
     """The pizza count as an int from 1 to 50, or InvalidOrderError with a message for the customer."""
     text = str(count).strip()
-    if not text.lstrip("-").isdigit():
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdecimal()):  # not isdigit(): "²" is a digit that int() refuses
         raise InvalidOrderError(f"The pizza count must be a whole number from {MIN_PIZZAS} to {MAX_PIZZAS}; "
                                 f"got {str(count)!r}.")
     value = int(text)

@@ -110,8 +110,9 @@ def delete_groups(groups: Iterable[str], *, settings: Settings | None = None, ti
                     deleted.append(group)
                 elif result == GroupIdNotFoundError.__name__:
                     continue
-                elif result == NonEmptyGroupError.__name__:
-                    busy.append(group)
+                elif result in (NonEmptyGroupError.__name__, "CoordinatorNotAvailableError",
+                                "CoordinatorLoadInProgressError", "NotCoordinatorError"):
+                    busy.append(group)  # members still leaving, or a just-started cluster's coordinator loading
                 else:
                     raise PipelineError(f"Could not delete consumer group {group}: {result}.")
             remaining = busy

@@ -18,17 +18,21 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from labkit.errors import PortInUseError
 from labkit.server import entities
+from labkit.server.auth import BasicAuth, PasswordFile, load_credentials
+from labkit.server.limits import BodySizeLimit
 from labkit.server.protocol import Engine
 from labkit.server.routes import ROUTES, json_response
 from labkit.server.streaming import QueryResponse
 
-__all__ = ["create_app", "serve", "BackgroundServer", "ServerState", "DEFAULT_MAX_BODY_BYTES"]
+__all__ = ["create_app", "serve", "BackgroundServer", "ServerState", "DEFAULT_MAX_BODY_BYTES",
+           "auth_options_from_settings"]
 
 log = logging.getLogger("labkit.server")
 
@@ -74,16 +78,24 @@ async def _bug(request: Request, exc: Exception) -> Response:
 
 
 def create_app(engine: Engine, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, poll_interval: float = 0.25,
-               inserts_over_http1: bool = False, max_poll_threads: int = 256) -> Starlette:
+               inserts_over_http1: bool = False, max_poll_threads: int = 256,
+               auth: PasswordFile | None = None, auth_realm: str = "KsqlServer-Props",
+               auth_roles: tuple[str, ...] = ()) -> Starlette:
     """An ASGI app serving `engine` with ksqlDB 0.29's REST API.
 
     `max_body_bytes` bounds request bodies (413 beyond it; per line on /inserts-stream); `poll_interval` is
     how long one `next_rows` call may block; `max_poll_threads` caps the threads polling running queries;
     `inserts_over_http1` accepts /inserts-stream over HTTP/1.1, which ksqlDB refuses (400/40004).
+    `auth` turns on ksqlDB's basic authentication with these users (401/40100 without valid credentials,
+    403/40300 for a user without one of `auth_roles`).
     """
     if max_body_bytes <= 0 or poll_interval <= 0 or max_poll_threads <= 0:
         raise ValueError("max_body_bytes, poll_interval and max_poll_threads must be positive")
+    middleware = [Middleware(BodySizeLimit, max_body_bytes=max_body_bytes)]
+    if auth is not None:
+        middleware.append(Middleware(BasicAuth, users=auth, realm=auth_realm, roles=auth_roles))
     app = Starlette(routes=[Route(path, endpoint, methods=methods) for path, endpoint, methods in ROUTES],
+                    middleware=middleware,
                     exception_handlers={HTTPException: _http_error, 404: _not_found, Exception: _bug})
     app.state.ksql = ServerState(engine, max_body_bytes=max_body_bytes, poll_interval=poll_interval,
                                  inserts_over_http1=inserts_over_http1, max_poll_threads=max_poll_threads)
@@ -113,13 +125,30 @@ def _uvicorn_server(app: Starlette, log_level: str) -> uvicorn.Server:
 
 def serve(engine: Engine, *, host: str = "127.0.0.1", port: int = 8088, log_level: str = "warning",
           **app_options: Any) -> None:
-    """Serve `engine` on http://host:port until interrupted (binds 127.0.0.1 unless told otherwise)."""
+    """Serve `engine` on http://host:port until interrupted (binds 127.0.0.1 unless told otherwise).
+
+    Basic authentication follows labkit's settings (LABKIT_KSQL_AUTH_FILE, _REALM, _ROLES) unless `auth`
+    is passed in `app_options`.
+    """
+    if "auth" not in app_options:
+        app_options.update(auth_options_from_settings())
     sock = _bind(host, port)
     server = _uvicorn_server(create_app(engine, **app_options), log_level)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def auth_options_from_settings(settings: Any = None) -> dict[str, Any]:
+    """create_app's auth options from labkit's settings: empty unless `authentication.method=BASIC`."""
+    from labkit import config
+
+    settings = settings or config.settings()
+    if not settings.ksql_server_requires_auth or settings.ksql_auth_file is None:
+        return {}
+    return {"auth": load_credentials(settings.ksql_auth_file, settings.ksql_auth_realm),
+            "auth_realm": settings.ksql_auth_realm, "auth_roles": settings.ksql_auth_roles}
 
 
 class BackgroundServer:

@@ -215,8 +215,10 @@ class Engine(Protocol):
         ...
 
     def open_query(self, sql: str, *, properties: Mapping[str, Any], variables: Mapping[str, Any],
-                   command_sequence: int | None = None) -> QueryStream | PrintStream:
+                   command_sequence: int | None = None, strict_properties: bool = True) -> QueryStream | PrintStream:
         """POST /query and /query-stream: start one SELECT (push or pull) or PRINT and return its stream.
+
+        `strict_properties`: refuse properties ksqlDB does not recognise (/query does, /query-stream does not).
 
         Errors before the first row: StatementError (parse/validation, "Expected exactly one KSQL
         statement; found N instead"), NotAQueryError for any other statement type.

@@ -132,6 +132,8 @@ def parse_object(body: bytes, java_class: str) -> dict[str, Any]:
         value, _ = json.JSONDecoder().raw_decode(text)  # like Jackson, ignore what follows the value
     except json.JSONDecodeError as exc:
         raise bad_request(f"Invalid JSON in request: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:  # Jackson refuses deep nesting too (its StreamConstraints); never a 500
+        raise bad_request("Invalid JSON in request: the document is nested too deeply") from None
     if not isinstance(value, dict):
         kind = {list: "Array", str: "String", bool: "Boolean", type(None): "Null"}.get(type(value), "Number")
         raise bad_request(f"Invalid JSON in request: Cannot deserialize value of type `{java_class}` "
@@ -236,6 +238,7 @@ async def query_stream(request: Request) -> Answer:
         state.engine.open_query, sql,
         properties=field(body, "properties", dict, QUERY_STREAM_ARGS) or {},
         variables=field(body, "sessionVariables", dict, QUERY_STREAM_ARGS) or {},
+        strict_properties=False,  # ksqlDB 0.29's /query-stream does not validate its properties; /query does
         statement_text=sql, on_bug=_query_bug)
     return await _stream_response(state, stream, media, print_media=DELIMITED)
 

@@ -288,6 +288,8 @@ class ExpressionParser(TokenCursor):
         number = self.advance()
         text = ("-" if negative else "") + number.text
         if number.type is TokenType.INTEGER:
+            if len(number.text.lstrip("0")) > 19:  # beyond BIGINT; int() of thousands of digits is refused
+                self.fail(token, f"Invalid numeric literal: {text}", stage="located")
             value = int(text)
             if not _LONG_MIN <= value <= _LONG_MAX:
                 self.fail(token, f"Invalid numeric literal: {text}", stage="located")

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 __all__ = [
-    "Position", "Node", "iter_nodes", "TypeSpec", "PRIMITIVE_TYPE_NAMES", "PrimitiveType", "DecimalType",
+    "Position", "Node", "iter_nodes", "iter_nodes_with_depth", "tree_depth", "TypeSpec", "PRIMITIVE_TYPE_NAMES", "PrimitiveType", "DecimalType",
     "ArrayType", "MapType", "StructField", "StructType", "CustomType", "Expression", "Literal", "NullLiteral",
     "BooleanLiteral", "IntegerLiteral", "DecimalLiteral", "DoubleLiteral", "StringLiteral", "VariableRef",
     "ColumnRef", "LambdaVariable", "IntervalUnit", "FunctionCall", "Lambda", "ArithmeticUnary",
@@ -38,20 +38,30 @@ class Node:
 
 
 def iter_nodes(node: Node) -> Iterator[Node]:
-    """Yield `node` and every node below it, depth first, in field order."""
-    yield node
-    for f in fields(node):
-        if f.name == "pos":
-            continue
-        yield from _iter_value(getattr(node, f.name))
+    """Yield `node` and every node below it, depth first, in field order.
+
+    Iterative rather than recursive, so a very deep tree (a long chain of `+`) cannot exhaust the stack.
+    """
+    for child, _ in iter_nodes_with_depth(node):
+        yield child
 
 
-def _iter_value(value: object) -> Iterator[Node]:
-    if isinstance(value, Node):
-        yield from iter_nodes(value)
-    elif isinstance(value, tuple):
-        for item in value:
-            yield from _iter_value(item)
+def iter_nodes_with_depth(node: Node) -> Iterator[tuple[Node, int]]:
+    """Yield (node, depth) for `node` (depth 1) and every node below it, depth first, in field order."""
+    stack: list[tuple[object, int]] = [(node, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, Node):
+            yield value, depth
+            children = [getattr(value, f.name) for f in fields(value) if f.name != "pos"]
+            stack.extend((child, depth + 1) for child in reversed(children))
+        elif isinstance(value, tuple):
+            stack.extend((item, depth) for item in reversed(value))
+
+
+def tree_depth(node: Node) -> int:
+    """How many nodes deep the tree under `node` goes (1 for a leaf)."""
+    return max(depth for _, depth in iter_nodes_with_depth(node))
 
 
 # --------------------------------------------------------------------------------------------- types

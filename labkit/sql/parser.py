@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import TypeVar
 
 from labkit.sql import ast
 from labkit.sql.errors import SqlParseError
@@ -17,7 +18,13 @@ from labkit.sql.queries import QueryParser
 from labkit.sql.render import render
 from labkit.sql.tokens import Token, TokenType, excerpt, tokenize
 
-__all__ = ["Parser", "parse", "parse_statement", "parse_expression", "parse_type", "parse_columns"]
+__all__ = ["Parser", "MAX_TREE_DEPTH", "parse", "parse_statement", "parse_expression", "parse_type", "parse_columns"]
+
+T = TypeVar("T")
+
+#: Deepest syntax tree a statement may have. The parser and the engine walk trees recursively; ksqlDB's own
+#: limit is the JVM's stack. 200 levels is far beyond any hand-written statement.
+MAX_TREE_DEPTH = 200
 
 _HEADERS_TYPE = ast.ArrayType(ast.StructType((ast.StructField("KEY", ast.PrimitiveType("STRING")),
                                               ast.StructField("VALUE", ast.PrimitiveType("BYTES")))))
@@ -57,6 +64,7 @@ class Parser(QueryParser):
         statement = self.statement()
         if not self.match(TokenType.SEMICOLON) and (require_semicolon or not self.at(TokenType.EOF)):
             self.fail_expected([*self.follow, "';'"])
+        self._check_depth(statement, first)
         self._check_qualifiers(statement)
         return dataclasses.replace(statement, text=self.text_from(first))
 
@@ -444,6 +452,11 @@ class Parser(QueryParser):
         raise SqlParseError(message, pos.line, pos.column, excerpt(self.sql, pos.line, pos.column),
                             stage=stage)
 
+    def _check_depth(self, statement: ast.Statement, first: Token) -> None:
+        """Refuse a syntax tree deeper than MAX_TREE_DEPTH: the engine walks trees recursively."""
+        if ast.tree_depth(statement) > MAX_TREE_DEPTH:
+            raise too_deep(self.sql, first)
+
     def _check_qualifiers(self, statement: ast.Statement) -> None:
         """ksqlDB rejects `x.col` and `x.*` when no source or alias of the statement is called x."""
         nodes = list(ast.iter_nodes(statement))
@@ -455,8 +468,24 @@ class Parser(QueryParser):
                 self._fail_at(node.pos, "prepare", f"'{qualifier}' is not a valid stream/table name or alias.")
 
 
+def too_deep(sql: str, token: Token) -> SqlParseError:
+    """The error for a statement nested deeper than the parser and engine follow."""
+    return SqlParseError(f"The statement is nested too deeply for the parser (expressions or types more "
+                         f"than {MAX_TREE_DEPTH} levels deep, or brackets and function calls nested dozens "
+                         "deep): split it up, for example into several queries or shorter chains of operators.", token.line, token.column,
+                         excerpt(sql, token.line, token.column, token.end - token.start), stage="plain")
+
+
 def _parser(sql: str) -> Parser:
     return Parser(sql, tokenize(sql))
+
+
+def _guarded(parser: Parser, rule: Callable[[], T]) -> T:
+    """Run a parser rule; running out of stack on deep nesting becomes a SqlParseError, not a crash."""
+    try:
+        return rule()
+    except RecursionError:
+        raise too_deep(parser.sql, parser.cur) from None
 
 
 def parse(sql: str, *, require_semicolon: bool = False) -> list[ast.Statement]:
@@ -467,13 +496,14 @@ def parse(sql: str, *, require_semicolon: bool = False) -> list[ast.Statement]:
     >>> [type(s).__name__ for s in parse("SHOW STREAMS; SELECT * FROM orders EMIT CHANGES;")]
     ['ListStreams', 'Query']
     """
-    return _parser(sql).statements(require_semicolon)
+    parser = _parser(sql)
+    return _guarded(parser, lambda: parser.statements(require_semicolon))
 
 
 def parse_statement(sql: str) -> ast.Statement:
     """Parse exactly one statement (the `;` is optional)."""
     parser = _parser(sql)
-    statements = parser.statements()
+    statements = _guarded(parser, parser.statements)
     if len(statements) != 1:
         token: Token = parser.tokens[-1]
         if len(statements) > 1:
@@ -487,7 +517,9 @@ def parse_statement(sql: str) -> ast.Statement:
 def parse_expression(sql: str) -> ast.Expression:
     """Parse one expression, e.g. `a + 1 > b AND c IS NOT NULL`."""
     parser = _parser(sql)
-    expression = parser.expression()
+    expression = _guarded(parser, parser.expression)
+    if ast.tree_depth(expression) > MAX_TREE_DEPTH:
+        raise too_deep(sql, parser.tokens[0])
     if not parser.at(TokenType.EOF):
         parser.fail_no_viable()
     return expression
@@ -496,7 +528,7 @@ def parse_expression(sql: str) -> ast.Expression:
 def parse_type(sql: str) -> ast.TypeSpec:
     """Parse one type, e.g. `STRUCT<A INT, B ARRAY<STRING>>`."""
     parser = _parser(sql)
-    type_ = parser.type_spec()
+    type_ = _guarded(parser, parser.type_spec)
     if not parser.at(TokenType.EOF):
         parser.fail_no_viable()
     return type_
@@ -507,9 +539,9 @@ def parse_columns(sql: str) -> tuple[ast.TableElement, ...]:
     parser = _parser(sql)
     if parser.at(TokenType.EOF):
         return ()
-    elements = [parser.table_element()]
+    elements = [_guarded(parser, parser.table_element)]
     while parser.match(TokenType.COMMA):
-        elements.append(parser.table_element())
+        elements.append(_guarded(parser, parser.table_element))
     if not parser.at(TokenType.EOF):
         parser.fail_expected(["','", "<EOF>"])
     return tuple(elements)

@@ -53,7 +53,8 @@ class OneQueryEngine:
     def __init__(self, query: ReadyQuery) -> None:
         self.query = query
 
-    def open_query(self, sql: str, *, properties: dict, variables: dict, command_sequence: int | None = None):
+    def open_query(self, sql: str, *, properties: dict, variables: dict, command_sequence: int | None = None,
+                   strict_properties: bool = True):
         return self.query
 
 

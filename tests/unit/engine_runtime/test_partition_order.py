@@ -156,16 +156,19 @@ def test_a_task_stops_when_a_partition_runs_dry_and_still_lags():
     assert group.buffered() == 2
 
 
-def test_waiting_ends_after_the_maximum_wait_and_full_buffers_are_reported():
+def test_waiting_ends_after_the_maximum_wait_and_what_does_not_fit_is_fetched_again():
     now = [0.0]
     group = PartitionGroups(lambda tp: 1, buffered_per_partition=2, max_wait_s=5, clock=lambda: now[0])
     s, t = TopicPartition("s", 0), TopicPartition("t", 0)
     group.assign([s, t])
-    group.add(s, [_record("s", 0, 0, 10), _record("s", 0, 1, 20)])
-    assert list(group.drain()) == [] and group.full() == {s}
+    assert group.add(s, [_record("s", 0, 0, 10)]) is None
+    # the buffer takes one more; the caller is told to fetch offset 2 again
+    assert group.add(s, [_record("s", 0, 1, 20), _record("s", 0, 2, 30)]) == 2
+    assert group.add(s, [_record("s", 0, 2, 30)]) == 2  # full: nothing fits
+    assert list(group.drain()) == [] and group.buffered() == 2
     now[0] = 6.0
     assert [r.offset for r in group.drain()] == [0, 1]
-    assert group.full() == set()
+    assert group.add(s, [_record("s", 0, 2, 30)]) is None
 
 
 def test_partitions_of_topics_with_different_counts_form_one_task():

@@ -158,7 +158,7 @@ class FakeEngine:
     # -- queries
 
     def open_query(self, sql: str, *, properties: Mapping[str, Any], variables: Mapping[str, Any],
-                   command_sequence: int | None = None) -> Any:
+                   command_sequence: int | None = None, strict_properties: bool = True) -> Any:
         self.calls.append(("open_query", (sql, dict(properties), dict(variables), command_sequence)))
         text = " ".join(sql.split()).rstrip(";").upper()
         if text.count(";"):
