@@ -36,6 +36,9 @@ OFFSET_LOOKUP_TIMEOUT_MS = 5000
 DESCRIBE_CACHE_S = 2.0
 """How long a described topic is remembered (topics change rarely; pull queries describe theirs every time)."""
 
+DELETE_WAIT_S = 10.0
+"""How long deleting a topic waits for the cluster to stop describing it."""
+
 
 def forget_topics(consumer: KafkaConsumer) -> None:
     """Make a group-less reader safe to reuse: unassign it and stop its metadata tracking what it read.
@@ -193,7 +196,11 @@ class KafkaTopicStore:
             return sorted(self._admin.list_topics())
 
     def delete_topic(self, name: str) -> None:
-        """Delete a topic (no error if it does not exist); the reader forgets it (it may come back)."""
+        """Delete a topic (no error if it does not exist); the reader forgets it (it may come back).
+
+        Waits (up to DELETE_WAIT_S) until the cluster no longer describes it, so a CREATE of the same name
+        right after a DROP ... DELETE TOPIC sees no topic rather than the one being deleted.
+        """
         self._described.pop(name, None)
         with self._admin_lock:
             if name in self._admin.list_topics():
@@ -203,6 +210,14 @@ class KafkaTopicStore:
                     pass
         self._partition_cache.pop(name, None)
         self._reader_stale = True  # replaced before its next use
+        deadline = time.monotonic() + DELETE_WAIT_S
+        try:
+            while self._describe(name) is not None and time.monotonic() < deadline:
+                time.sleep(0.1)
+        except KafkaError as error:  # the deletion was accepted; only the wait for it is given up
+            _log.debug("waiting for topic %s to be deleted: %s", name, error)
+        self._described.pop(name, None)
+        self._partition_cache.pop(name, None)
 
     # ---- cluster --------------------------------------------------------------------------------------
     def describe_cluster(self) -> dict:
