@@ -166,7 +166,10 @@ def test_generated_text_on_query_is_never_a_500(http, sql):
     assert_ksql_answer(post_query(http, "/query", {"ksql": sql, "streamsProperties": {}}), sql)
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+_JSON_SCALARS = (st.none() | st.booleans() | st.integers()
+                 | st.floats(allow_nan=False, allow_infinity=False)  # JSON has neither NaN nor Infinity
+                 | st.text(max_size=20))
+JSON_VALUES = st.recursive(_JSON_SCALARS,
                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
                                                                                         max_size=3), max_leaves=8)
 

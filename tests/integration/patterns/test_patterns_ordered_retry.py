@@ -68,12 +68,18 @@ def test_a_crash_between_the_redirect_and_retry_writes_leaves_an_orphan_lock_tha
     before = topics.read(settings)
     assert compacted_view((m.key, m.value) for m in before.redirect) == {first: "k3", second: "k3"}
     assert [m.headers[hdr.MESSAGE_ID] for m in before.retry] == [first]  # the second write never happened
+    # Record 0 is read again after the restart only if the crashed app had not committed past it: whether it
+    # did depends on whether records 0 and 1 came in one poll or two (a commit follows each poll's batch).
+    committed = _committed_offset(settings, topics.group("main"), topics.main)
+    rereads_of_first = 1 if committed == 0 else 0
+    assert committed in (0, 1), committed
 
     main = OrderedMainApp.for_topics(topics, handler=handler, retry_delay=DELAY, settings=settings)
     main, results = run_both(topics, faults, settings, main=main)
 
     assert main.rebuilt_ids == [first, second] and main.orphans_found == [second]
-    assert main.snapshot()["orphans_repaired"] == 1 and main.snapshot()["already_redirected"] == 1
+    assert main.snapshot()["orphans_repaired"] == 1
+    assert main.snapshot().get("already_redirected", 0) == rereads_of_first
     assert_ordered_retry_invariants(results, main, faults, healthy_keys_of={"k3"})
     assert [m.headers[hdr.MESSAGE_ID] for m in results.retry][:2] == [first, second]
 
@@ -129,3 +135,16 @@ def test_a_poison_event_of_a_locked_key_goes_to_the_error_topic_and_frees_the_ke
     (dead,) = results.error
     assert dead.headers[hdr.ERROR_CLASS] == "PoisonRecordError" and dead.headers[hdr.ATTEMPTS] == "1"
     assert inv.key_sequences(results.output)["k1"] == [1, 3, 4]
+
+
+def _committed_offset(settings, group: str, topic: str) -> int:
+    """The offset the group committed on partition 0 of the topic (0 when it committed nothing)."""
+    from kafka import KafkaAdminClient, TopicPartition
+
+    admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="test-committed-offset")
+    try:
+        offsets = admin.list_consumer_group_offsets(group)
+    finally:
+        admin.close()
+    found = offsets.get(TopicPartition(topic, 0))
+    return found.offset if found is not None and found.offset >= 0 else 0
