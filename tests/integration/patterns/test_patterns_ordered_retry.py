@@ -77,11 +77,20 @@ def test_a_crash_between_the_redirect_and_retry_writes_leaves_an_orphan_lock_tha
     main = OrderedMainApp.for_topics(topics, handler=handler, retry_delay=DELAY, settings=settings)
     main, results = run_both(topics, faults, settings, main=main)
 
-    assert main.rebuilt_ids == [first, second] and main.orphans_found == [second]
+    # The retry app may finish `first` (and tombstone it) before the main app rebuilds its store; `second`, the
+    # orphan, is in the store either way and must be found and repaired.
+    assert main.rebuilt_ids in ([first, second], [second]) and main.orphans_found == [second]
     assert main.snapshot()["orphans_repaired"] == 1
-    assert main.snapshot().get("already_redirected", 0) == rereads_of_first
+    # Whether record 0 is re-read as "already redirected" depends on the crashed app's commit (one poll or two)
+    # and on whether the retry app has tombstoned it by then: both orders are correct, so no count is pinned;
+    # the invariants below (no loss, per-key order, one retry of each) are what must hold.
+    assert main.snapshot().get("already_redirected", 0) <= rereads_of_first
     assert_ordered_retry_invariants(results, main, faults, healthy_keys_of={"k3"})
-    assert [m.headers[hdr.MESSAGE_ID] for m in results.retry][:2] == [first, second]
+    retried = [m.headers[hdr.MESSAGE_ID] for m in results.retry]
+    # first before second; `first` may be retried twice when the restarted app re-read it after the retry app's
+    # tombstone (at-least-once after a crash), never after `second`
+    assert list(dict.fromkeys(retried))[:2] == [first, second] and retried.index(second) > max(
+        i for i, mid in enumerate(retried) if mid == first)
 
 
 def test_a_retry_app_crash_between_output_and_tombstone_costs_a_duplicate_not_the_order(run_topics, settings):
@@ -143,7 +152,7 @@ def _committed_offset(settings, group: str, topic: str) -> int:
 
     admin = KafkaAdminClient(**settings.kafka_client_config(), client_id="test-committed-offset")
     try:
-        offsets = admin.list_consumer_group_offsets(group)
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
     found = offsets.get(TopicPartition(topic, 0))
