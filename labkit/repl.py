@@ -63,12 +63,8 @@ def split_statements(text: str) -> tuple[list[str], str]:
         char = text[index]
         if char in "'`\"":
             index = _end_of_quote(text, index, char)
-        elif text.startswith("--", index):
-            newline = text.find("\n", index)
-            index = length if newline < 0 else newline + 1
-        elif text.startswith("/*", index):
-            close = text.find("*/", index + 2)
-            index = length if close < 0 else close + 2
+        elif text.startswith(("--", "/*"), index):
+            index = _end_of_comment(text, index)
         elif char == ";":
             statement = text[start:index + 1].strip()
             if _has_code(statement):
@@ -93,18 +89,23 @@ def _end_of_quote(text: str, index: int, quote: str) -> int:
         return close + 1
 
 
+def _end_of_comment(text: str, index: int) -> int:
+    """Index just after the `--` line comment or `/* */` block comment that starts at `index`."""
+    if text.startswith("--", index):
+        newline = text.find("\n", index)
+        return len(text) if newline < 0 else newline + 1
+    close = text.find("*/", index + 2)
+    return len(text) if close < 0 else close + 2
+
+
 def _has_code(text: str) -> bool:
     """Whether `text` holds anything but blanks, comments and semicolons."""
     index, length = 0, len(text)
     while index < length:
         if text[index].isspace() or text[index] == ";":
             index += 1
-        elif text.startswith("--", index):
-            newline = text.find("\n", index)
-            index = length if newline < 0 else newline + 1
-        elif text.startswith("/*", index):
-            close = text.find("*/", index + 2)
-            index = length if close < 0 else close + 2
+        elif text.startswith(("--", "/*"), index):
+            index = _end_of_comment(text, index)
         else:
             return True
     return False
