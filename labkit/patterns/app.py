@@ -62,6 +62,7 @@ class PatternApp(abc.ABC):
         self._counter_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
         self._end_reason: str | None = None
 
     # --- what a subclass provides -------------------------------------------------------------------
@@ -105,7 +106,9 @@ class PatternApp(abc.ABC):
         last_busy = started
         handled = 0
         self._end_reason = None
+        self._ready.clear()
         self._open()
+        self._ready.set()
         try:
             while True:
                 if self._stopping.is_set():
@@ -130,14 +133,22 @@ class PatternApp(abc.ABC):
             self._close()
 
     # --- as a service -------------------------------------------------------------------------------
-    def start(self) -> "PatternApp":
-        """Run in a background thread until stop(); an error ends the thread and is kept in `.error`."""
+    def start(self, ready_timeout: float = 60.0) -> "PatternApp":
+        """Run in a background thread until stop(); an error ends the thread and is kept in `.error`.
+
+        Returns once the app has started up (clients open, state recovered) or its thread has ended, so apps
+        started one after the other start up in that order: `with main_app, retry_app:` rebuilds the main
+        app's store before the retry app writes a single tombstone."""
         if self._thread is not None and self._thread.is_alive():
             raise PatternError(f"{self.name} is already running.")
         self._stopping.clear()
+        self._ready.clear()
         self.error = None
         self._thread = threading.Thread(target=self._serve, name=f"labkit-{self.name}", daemon=True)
         self._thread.start()
+        deadline = time.monotonic() + ready_timeout
+        while not self._ready.wait(0.05) and self._thread.is_alive() and time.monotonic() < deadline:
+            pass
         return self
 
     def _serve(self) -> None:

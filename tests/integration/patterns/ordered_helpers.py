@@ -18,12 +18,13 @@ def settled_and_unlocked(topics: PatternTopics, main: OrderedMainApp, settings) 
 
 def run_both(topics: PatternTopics, faults: FaultInjector, settings, *, timeout: float = 40.0,
              main: OrderedMainApp | None = None, retry: OrderedRetryApp | None = None) -> tuple[OrderedMainApp, Results]:
-    """Start the retry app and the main app, wait until all settled and unlocked, stop both."""
+    """Start the main app (its store rebuilt by the time start() returns), then the retry app; wait until all
+    settled and unlocked, stop both."""
     handler = faults.wrap(lambda event, attempt: dict(event.payload))
     main = main or OrderedMainApp.for_topics(topics, handler=handler, retry_delay=DELAY, settings=settings)
     retry = retry or OrderedRetryApp.for_topics(topics, handler=handler, retry_delay=DELAY,
                                                 max_attempts=MAX_ATTEMPTS, settings=settings)
-    with retry, main:
+    with main, retry:
         wait_until(lambda: settled_and_unlocked(topics, main, settings) or main.error or retry.error,
                    timeout=timeout, what="every event to settle and every lock to be freed")
     assert main.error is None and retry.error is None, (main.error, retry.error)
