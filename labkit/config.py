@@ -106,6 +106,19 @@ class Settings:
             conf["ssl_cafile"] = self.ssl_cafile
         return conf
 
+    def librdkafka_config(self) -> dict[str, object]:
+        """The same connection settings as librdkafka properties (confluent-kafka clients of the engine)."""
+        conf: dict[str, object] = {"bootstrap.servers": ",".join(self.bootstrap_list)}
+        if self.security_protocol != "PLAINTEXT":
+            conf["security.protocol"] = self.security_protocol
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+            conf["sasl.username"] = self.sasl_username or ""
+            conf["sasl.password"] = self.sasl_password or ""
+        if self.ssl_cafile:
+            conf["ssl.ca.location"] = self.ssl_cafile
+        return conf
+
     def ksql_auth(self) -> tuple[str, str] | None:
         """Basic-auth pair the client sends to the ksqlDB REST API (user and password, or a cloud key and secret)."""
         if self.ksql_api_key:

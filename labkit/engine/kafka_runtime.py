@@ -1,13 +1,14 @@
 """Running the engine's queries over a real Kafka cluster: one consumer loop per query, one producer.
 
-A persistent query (CSAS, CTAS, INSERT INTO ... SELECT) runs in a thread of its own with a consumer whose
+A persistent query (CSAS, CTAS, INSERT INTO ... SELECT) runs in a thread of its own with a librdkafka consumer
+(`RdConsumer`: fetching and decoding happen outside the GIL) whose
 offsets live in the query's consumer group, named as ksqlDB names it
 (`_confluent-ksql-<service id>query_<query id>`). The consumer is assigned every partition of the query's
 source topics and starts at the group's committed offsets, or where `query.offset_reset` says when the group
 has none. Each loop iteration is a blocking `poll(timeout_ms=...)`; fetched records wait in per-partition
 buffers and are processed in Kafka Streams' order (`PartitionGroups`: per task, oldest timestamp first, and
 a task waits while one of its partitions has nothing buffered but still lags), the outputs go to one shared
-idempotent producer (acks=all), the producer is flushed once, and only then are the processed offsets
+idempotent librdkafka producer (`RdProducer`, acks=all), the producer is flushed once, and only then are the processed offsets
 committed: at-least-once, like ksqlDB's default processing guarantee. A Kafka error (brokers away) makes the
 query wait and resume from its committed offsets instead of failing. Records of a windowed sink go to the
 partition of their key without the window (Kafka Streams' WindowedStreamPartitioner), the others where the
@@ -38,8 +39,9 @@ from kafka.structs import OffsetAndMetadata
 
 from labkit.config import Settings
 from labkit.engine.changelog import StateCodecError, changelog_topic, decode_state, encode_state
-from labkit.engine.partition_group import PartitionGroups
+from labkit.engine.partition_group import BUFFERED_RECORDS_PER_PARTITION, PartitionGroups
 from labkit.engine.processing_log import PRODUCTION_ERROR, ProcessingLog
+from labkit.engine.rdkafka_clients import RdConsumer, RdProducer, delivery_errors_to
 from labkit.engine.runtime import PersistentQuery
 from labkit.engine.state import InMemoryKeyValueStore
 from labkit.engine.topics import Headers, TopicRecord, TopicStore, murmur2_partition
@@ -48,6 +50,13 @@ __all__ = ["KafkaRuntime", "consumer_group_id", "seek_to_reset", "read_to_end", 
            "without_auto_create"]
 
 _log = logging.getLogger("labkit.engine.kafka_runtime")
+
+COMMIT_INTERVAL_S = 2.0
+"""While a persistent query is behind (full batches), it flushes its outputs and commits at most this often
+(ksqlDB's `ksql.streams.commit.interval.ms`, 2000); once it has caught up it does both after every batch."""
+
+WINDOW_PARTITION_CACHE = 100_000
+"""How many (key without window, partition count) -> partition results windowed sinks keep (then start over)."""
 
 PARTITION_REFRESH_S = 5.0
 """How often a running query looks for partitions added to its source topics (in the client's metadata)."""
@@ -59,6 +68,8 @@ def consumer_group_id(service_id: str, query_id: str) -> str:
 
 
 def _topic_record(record: Any) -> TopicRecord:
+    if type(record) is TopicRecord:  # an RdConsumer's record already is one
+        return record
     headers = tuple((k, v) for k, v in record.headers) if record.headers else ()
     return TopicRecord(record.topic, record.partition, record.offset, record.timestamp, record.key, record.value,
                        headers)
@@ -133,7 +144,7 @@ class _ReaderPool:
             number = self._count
         consumer = without_auto_create(KafkaConsumer(
             **self._conf, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest",
-            client_id=f"labkit-engine-reader-{number}", max_poll_records=2000, fetch_max_wait_ms=READER_FETCH_WAIT_MS))
+            client_id=f"labkit-engine-reader-{number}", max_poll_records=BUFFERED_RECORDS_PER_PARTITION, fetch_max_wait_ms=READER_FETCH_WAIT_MS))
         consumer.topics()  # connect and load metadata now
         return consumer
 
@@ -266,6 +277,7 @@ class _Runner:
         self.positions: dict[tuple[str, int], int] = {}
         self.thread = threading.Thread(target=self._run, name=f"labkit-query-{query.query_id}", daemon=True)
         self.send_errors: list[BaseException] = []
+        self.delivered = delivery_errors_to(self.send_errors)  # the producer's report callback for this query
         self._last_refresh = time.monotonic()
         self.groups = PartitionGroups(self._lag)
         self._end_offsets: dict[TopicPartition, int] = {}
@@ -375,15 +387,18 @@ class _PersistentRunner(_Runner):
     def __init__(self, runtime: "KafkaRuntime", query: PersistentQuery) -> None:
         super().__init__(runtime, query)
         self.group_id = consumer_group_id(runtime.service_id, query.query_id)
+        self._done: dict[TopicPartition, int] = {}  # processed, not yet committed: the next offset per partition
+        self._last_commit = time.monotonic()
+        self._changelogs: list[tuple[InMemoryKeyValueStore, str, dict[Any, None]]] = []
+        self._unwritable: set[str] = set()
         self._watching = False
         self._bound: set[str] = set()
 
     def prepare(self) -> None:
         runtime = self.runtime
-        consumer = without_auto_create(KafkaConsumer(
-            **runtime.conf, group_id=self.group_id, enable_auto_commit=False, auto_offset_reset=self.query.offset_reset,
-            client_id=f"{self.group_id}-consumer", max_poll_records=runtime.max_poll_records))
-        self.consumer = consumer
+        consumer = RdConsumer(runtime.rd_conf, group_id=self.group_id, client_id=f"{self.group_id}-consumer",
+                              max_poll_records=runtime.max_poll_records)
+        self.consumer = consumer  # type: ignore[assignment] - the kafka-python surface the runner uses
         try:
             partitions = _partitions(consumer, self.query.source_topics)
             consumer.assign(partitions)
@@ -433,22 +448,39 @@ class _PersistentRunner(_Runner):
         finally:
             runtime.readers.release(reader)
         _log.info("query %s: restored %d changelog records into store %s", self.query.query_id, restored, store.name)
-        warned = []
+        dirty: dict[Any, None] = {}  # keys changed since the last commit, in order
 
         def write(name: str, key: Any, value: Any) -> None:
-            try:
-                key_bytes = encode_state(key)
-                value_bytes = None if value is None else encode_state(value)
-            except StateCodecError as error:
-                if not warned:
-                    warned.append(True)
-                    _log.warning("query %s: store %s cannot be written to %s (%s); its state will not survive a "
-                                 "restart", self.query.query_id, name, topic, error)
-                return
-            runtime.send(topic, key_bytes, value_bytes, int(time.time() * 1000), ())
+            dirty[key] = None
 
+        self._changelogs.append((store, topic, dirty))
         store.add_listener(write)
         self._bound.add(store.name)
+
+    def _write_changelogs(self) -> None:
+        """Send each changed key's latest value (a tombstone once deleted) to its store's changelog topic.
+
+        Once per commit rather than once per update, as Kafka Streams' record cache does: the changelog ends
+        with the same value per key, and a restore gives the same store.
+        """
+        now = int(time.time() * 1000)
+        for store, topic, dirty in self._changelogs:
+            if not dirty:
+                continue
+            keys = list(dirty)
+            dirty.clear()
+            for key in keys:
+                value = store.get(key)
+                try:
+                    key_bytes = encode_state(key)
+                    value_bytes = None if value is None else encode_state(value)
+                except StateCodecError as error:
+                    if store.name not in self._unwritable:
+                        self._unwritable.add(store.name)
+                        _log.warning("query %s: store %s cannot be written to %s (%s); its state will not survive "
+                                     "a restart", self.query.query_id, store.name, topic, error)
+                    continue
+                self.runtime.send(topic, key_bytes, value_bytes, now, ())
 
     def release(self, consumer: KafkaConsumer) -> None:
         try:
@@ -463,6 +495,7 @@ class _PersistentRunner(_Runner):
         """Go back to the last committed offsets: what was processed since is processed again (at-least-once)."""
         self.groups.clear()
         self.send_errors.clear()
+        self._done.clear()
         self._bind_stores()  # a store created while Kafka was away may not be restored yet
         for tp in consumer.assignment():
             committed = self.positions.get((tp.topic, tp.partition))
@@ -481,7 +514,8 @@ class _PersistentRunner(_Runner):
         self._buffer(consumer, batch)
         if query.status != "RUNNING":
             return True
-        done: dict[TopicPartition, int] = {}
+        caught_up = sum(len(records) for records in batch.values()) < self.runtime.max_poll_records
+        done = self._done
         failed = False
         with self.lock:
             for record in self.groups.drain():  # each task's oldest timestamp first (Kafka Streams' order)
@@ -500,6 +534,11 @@ class _PersistentRunner(_Runner):
                     break  # PAUSE or TERMINATE: the records still buffered wait (or are read again after a restart)
         if not done and not failed:
             return True
+        if not (failed or caught_up or self.stopping.is_set() or query.status != "RUNNING"
+                or time.monotonic() - self._last_commit >= self.runtime.commit_interval_s):
+            return True  # a full batch while behind: flush and commit after the next ones (Kafka Streams' interval)
+        self._last_commit = time.monotonic()
+        self._write_changelogs()
         self.runtime.flush()
         if self.send_errors:
             error = self.send_errors[0]
@@ -513,6 +552,7 @@ class _PersistentRunner(_Runner):
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in done.items()})
             for tp, offset in done.items():
                 self.positions[(tp.topic, tp.partition)] = offset
+            done.clear()
         return not failed
 
 
@@ -586,7 +626,8 @@ class KafkaRuntime:
 
     def __init__(self, settings: Settings, *, store: TopicStore | None = None, service_id: str = "default_",
                  processing_log: ProcessingLog | None = None, poll_timeout_ms: int = 200,
-                 max_poll_records: int = 2000, replicas: int | None = None) -> None:
+                 max_poll_records: int = BUFFERED_RECORDS_PER_PARTITION, replicas: int | None = None,
+                 commit_interval_s: float = COMMIT_INTERVAL_S) -> None:
         self.settings = settings
         self.conf: dict[str, Any] = {**settings.kafka_client_config(), **NO_AUTO_CREATE}
         self.store = store
@@ -594,6 +635,7 @@ class KafkaRuntime:
         self.processing_log = processing_log or ProcessingLog()
         self.poll_timeout_ms = poll_timeout_ms
         self.max_poll_records = max_poll_records
+        self.commit_interval_s = commit_interval_s
         self.replicas = replicas
         self.queries: dict[str, PersistentQuery] = {}
         self._runners: dict[str, _Runner] = {}
@@ -601,9 +643,10 @@ class KafkaRuntime:
         self._held: list[str] | None = None
         self._closed = threading.Event()
         self._local = threading.local()
-        self._producer = without_auto_create(KafkaProducer(
-            **self.conf, client_id="labkit-engine-producer", acks="all", enable_idempotence=True, linger_ms=50,
-            batch_size=256 * 1024, max_in_flight_requests_per_connection=5))
+        self.rd_conf: dict[str, Any] = settings.librdkafka_config()
+        self._producer = RdProducer(self.rd_conf, client_id="labkit-engine-producer")
+        self._epoch_producer: KafkaProducer | None = None
+        self._window_partitions: dict[tuple[bytes, int], int] = {}  # murmur2 is pure Python: keys repeat
         self.readers = _ReaderPool(self.conf)
 
     # -- the Runtime protocol
@@ -625,15 +668,41 @@ class KafkaRuntime:
         partitions = self._producer.partitions_for(topic)  # the producer's cached metadata
         if not partitions or len(partitions) <= 1:
             return None
-        return murmur2_partition(inner_key, len(partitions))
+        count = len(partitions)
+        cached = self._window_partitions.get((inner_key, count))
+        if cached is None:
+            if len(self._window_partitions) >= WINDOW_PARTITION_CACHE:
+                self._window_partitions.clear()
+            cached = self._window_partitions[(inner_key, count)] = murmur2_partition(inner_key, count)
+        return cached
 
     def send(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers, *,
              partition: int | None = None) -> None:
         runner = getattr(self._local, "runner", None)
-        future = self._producer.send(topic, key=key, value=value, timestamp_ms=timestamp, partition=partition,
-                                     headers=list(headers) if headers else None)
-        if runner is not None:
-            future.add_errback(runner.send_errors.append)
+        if timestamp == 0:
+            self._send_at_epoch(topic, key, value, headers, partition,
+                                None if runner is None else runner.send_errors.append)
+            return
+        self._producer.send(topic, key, value, timestamp, partition=partition, headers=headers,
+                            on_delivery=None if runner is None else runner.delivered)
+
+    def _send_at_epoch(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers,
+                       partition: int | None, on_error: Callable[[BaseException], None] | None) -> None:
+        """Send a record whose timestamp is 0 (the epoch) through kafka-python: librdkafka reads 0 as "now".
+
+        Both producers are flushed around it, so it keeps its place among the records sent before and after.
+        """
+        with self._lock:
+            if self._epoch_producer is None:
+                self._epoch_producer = without_auto_create(KafkaProducer(
+                    **self.conf, client_id="labkit-engine-producer-epoch", acks="all", enable_idempotence=True))
+            producer = self._epoch_producer
+        self._producer.flush()
+        future = producer.send(topic, key=key, value=value, timestamp_ms=0, partition=partition,
+                               headers=list(headers) if headers else None)
+        if on_error is not None:
+            future.add_errback(on_error)
+        producer.flush()
 
     def flush(self) -> None:
         """Wait until every record sent so far is acknowledged by all in-sync replicas."""
@@ -786,7 +855,8 @@ class KafkaRuntime:
         for query_id in list(self.queries):
             self.stop(query_id)
         try:
-            self._producer.flush(timeout=10)
-        finally:
             self._producer.close(timeout=10)
+            if self._epoch_producer is not None:
+                self._epoch_producer.close(timeout=10)
+        finally:
             self.readers.close()

@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 CLIENTS = 50
 ROUND_SECONDS = 15.0
 ROUNDS = 2  # ~30 s of load in all; the second round shows whether anything grows round over round
+IDLE_WORKER_EXPIRY_S = 10.0  # anyio's WorkerThread.MAX_IDLE_TIME
 THREAD_SLACK = 8  # idle AnyIO worker threads and pooled readers (each with its I/O thread) that are kept for reuse
 # Threads an idle engine keeps after a burst: AnyIO's idle worker threads (as many as blocking calls ran at
 # once, about one per client; AnyIO prunes them only when new work arrives) and the reader pool's idle consumers
@@ -70,7 +71,15 @@ class Engine:
                 "rss_mb": round(self.rss_mb(), 1), "consumer_groups": len(self.consumer_groups())}
 
     def settle(self, timeout: float = 30.0) -> dict[str, float]:
-        """Figures once the thread count has stopped falling for 5 s (queries ended, idle workers gone)."""
+        """Figures once the thread count has stopped falling for 5 s (queries ended, idle workers gone).
+
+        AnyIO stops worker threads idle for 10 s only when new blocking work arrives, so one /ksql statement
+        is sent after 11 s of quiet: without it the count depends on whether a late request happened to
+        prune them (one round kept 24 threads, the next 60, with no leak at all).
+        """
+        time.sleep(IDLE_WORKER_EXPIRY_S + 1)
+        with KsqlClient(self.process.settings.ksql_url, timeout=30) as client:
+            client.execute("LIST STREAMS;")
         deadline = time.monotonic() + timeout
         last, steady_since = self.threads(), time.monotonic()
         while time.monotonic() < deadline and time.monotonic() - steady_since < 5:

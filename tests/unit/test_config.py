@@ -80,6 +80,27 @@ def test_sasl_ssl_settings_reach_the_kafka_client_config():
     }
 
 
+def test_sasl_ssl_settings_reach_the_librdkafka_config_of_the_engine():
+    s = config.settings({
+        "LABKIT_BOOTSTRAP": "pkc-1.cloud:9092,pkc-2.cloud:9092",
+        "LABKIT_SECURITY_PROTOCOL": "sasl_ssl",
+        "LABKIT_SASL_MECHANISM": "PLAIN",
+        "LABKIT_SASL_USERNAME": "key",
+        "LABKIT_SASL_PASSWORD": "secret",
+        "LABKIT_SSL_CAFILE": "/etc/ssl/ca.pem",
+    })
+    assert s.librdkafka_config() == {
+        "bootstrap.servers": "pkc-1.cloud:9092,pkc-2.cloud:9092",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "key",
+        "sasl.password": "secret",
+        "ssl.ca.location": "/etc/ssl/ca.pem",
+    }
+    assert config.settings({}).librdkafka_config() == {
+        "bootstrap.servers": "localhost:9097,localhost:9098,localhost:9099"}
+
+
 def test_plaintext_client_config_has_only_bootstrap():
     assert config.settings({}).kafka_client_config() == {
         "bootstrap_servers": ["localhost:9097", "localhost:9098", "localhost:9099"]}

@@ -65,6 +65,8 @@ class FakeRuntime:
 
     service_id = "test_"
     poll_timeout_ms = 0
+    max_poll_records = 1000
+    commit_interval_s = 2.0
 
     def __init__(self) -> None:
         self._local = SimpleNamespace()
