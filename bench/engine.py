@@ -324,7 +324,8 @@ def pull_latency(url: str, client: KsqlClient, tag: str, samples: int) -> list[f
 def table_pull_latency(url: str, client: KsqlClient, tag: str, samples: int) -> list[float]:
     """A key lookup on a materialized table (CTAS), the classic pull query; one row per answer."""
     stream, table = f"BENCH_PULL_{tag}", f"BENCH_PULL_T_{tag}"
-    client.execute(f"CREATE TABLE {table} AS SELECT ID, LATEST_BY_OFFSET(V) AS V FROM {stream} GROUP BY ID;")
+    client.execute(f"CREATE TABLE {table} AS SELECT ID, LATEST_BY_OFFSET(V) AS V FROM {stream} GROUP BY ID;",
+                   properties={"auto.offset.reset": "earliest"})
     deadline = time.monotonic() + 60
     session = requests.Session()
     body = json.dumps({"sql": f"SELECT * FROM {table} WHERE ID = 5;", "properties": {}})

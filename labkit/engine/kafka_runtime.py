@@ -41,7 +41,7 @@ from labkit.config import Settings
 from labkit.engine.changelog import StateCodecError, changelog_topic, decode_state, encode_state
 from labkit.engine.partition_group import BUFFERED_RECORDS_PER_PARTITION, PartitionGroups
 from labkit.engine.processing_log import PRODUCTION_ERROR, ProcessingLog
-from labkit.engine.rdkafka_clients import RdConsumer, RdProducer, delivery_errors_to
+from labkit.engine.rdkafka_clients import RdConsumer, RdProducer, RdReaderPool, delivery_errors_to
 from labkit.engine.runtime import PersistentQuery
 from labkit.engine.state import InMemoryKeyValueStore
 from labkit.engine.topics import Headers, TopicRecord, TopicStore, murmur2_partition
@@ -580,10 +580,27 @@ class _TransientRunner(_Runner):
 
     def _assign(self, consumer: KafkaConsumer, timeout_ms: int | None = None) -> None:
         self.consumer = consumer
-        partitions = _partitions(consumer, self.query.source_topics)
+        partitions = self._source_partitions(consumer)
         consumer.assign(partitions)
         self.groups.assign(partitions)
         self._seek_new(partitions, timeout_ms=timeout_ms)
+
+    def _source_partitions(self, consumer: KafkaConsumer) -> list[TopicPartition]:
+        """The source topics' partitions as the topic store describes them (cached), else as the cluster does.
+
+        A pooled reader forgot its topics on release, and kafka-python's partitions_for_topic then loads the
+        metadata of every topic in the cluster (30 ms with a few hundred topics) before the query can start.
+        """
+        store = self.runtime.store
+        if store is None:
+            return _partitions(consumer, self.query.source_topics)
+        found = []
+        for topic in self.query.source_topics:
+            description = store.describe_topic(topic)
+            if description is None:
+                return _partitions(consumer, self.query.source_topics)
+            found += [TopicPartition(topic, partition) for partition in range(description.partitions)]
+        return found
 
     def _seek_new(self, partitions: list[TopicPartition], timeout_ms: int | None = None) -> None:
         consumer = self.consumer
@@ -617,6 +634,45 @@ class _TransientRunner(_Runner):
         return True
 
 
+class _ScanRunner(_TransientRunner):
+    """A pull query over a stream: reads from the first offsets to the end offsets of now with a pooled
+    librdkafka reader (one call per partition gives both), and publishes those end offsets on the query
+    (`scan_end_offsets`) so it knows when it is complete."""
+
+    def prepare(self) -> None:
+        readers = self.runtime.scan_readers
+        consumer = readers.acquire()
+        try:
+            self.consumer = consumer  # type: ignore[assignment] - the kafka-python surface the runner uses
+            partitions = self._source_partitions(consumer)  # type: ignore[arg-type]
+            consumer.assign(partitions)
+            self.groups.assign(partitions)
+            ends = {}
+            for tp in partitions:
+                low, high = consumer.watermarks(tp, timeout_ms=STALE_READER_TIMEOUT_MS)
+                consumer.seek(tp, low)
+                self.positions[(tp.topic, tp.partition)] = low
+                ends[(tp.topic, tp.partition)] = high
+            self.query.scan_end_offsets = ends  # type: ignore[attr-defined]
+        except BaseException:
+            readers.release(consumer)
+            raise
+
+    def _poll_once(self, consumer: KafkaConsumer) -> bool:
+        """Poll as a transient query; end (and hand the reader back) once every partition reached its end."""
+        if self._complete() or not super()._poll_once(consumer):
+            return False
+        return not self._complete()
+
+    def _complete(self) -> bool:
+        ends = getattr(self.query, "scan_end_offsets", {})
+        with self.rows:
+            return all(self.positions.get(tp, 0) >= end for tp, end in ends.items())
+
+    def release(self, consumer: KafkaConsumer) -> None:
+        self.runtime.scan_readers.release(consumer)  # type: ignore[arg-type]
+
+
 class KafkaRuntime:
     """The engine's Runtime over Kafka: a thread and a consumer per query, one idempotent producer for outputs.
 
@@ -648,6 +704,7 @@ class KafkaRuntime:
         self._epoch_producer: KafkaProducer | None = None
         self._window_partitions: dict[tuple[bytes, int], int] = {}  # murmur2 is pure Python: keys repeat
         self.readers = _ReaderPool(self.conf)
+        self.scan_readers = RdReaderPool(self.rd_conf, name=f"_confluent-ksql-{service_id}transient-scan")
 
     # -- the Runtime protocol
 
@@ -718,8 +775,13 @@ class KafkaRuntime:
         self._launch(query)
 
     def _launch(self, query: PersistentQuery) -> None:
-        runner: _Runner = _PersistentRunner(self, query) if query.sink_topic is not None else \
-            _TransientRunner(self, query)
+        runner: _Runner
+        if query.sink_topic is not None:
+            runner = _PersistentRunner(self, query)
+        elif getattr(query, "bounded", False):
+            runner = _ScanRunner(self, query)
+        else:
+            runner = _TransientRunner(self, query)
         try:
             runner.prepare()
         except (KafkaError, OSError, TimeoutError) as error:
@@ -860,3 +922,4 @@ class KafkaRuntime:
                 self._epoch_producer.close(timeout=10)
         finally:
             self.readers.close()
+            self.scan_readers.close()

@@ -28,11 +28,13 @@ from kafka.structs import OffsetAndMetadata
 
 from labkit.engine.topics import Headers, TopicRecord
 
-__all__ = ["RdConsumer", "RdProducer", "RdKafkaError", "delivery_errors_to"]
+__all__ = ["RdConsumer", "RdProducer", "RdReaderPool", "RdKafkaError", "delivery_errors_to"]
 
 _log = logging.getLogger("labkit.engine.rdkafka")
 
 METADATA_TIMEOUT_S = 10.0
+SCAN_FETCH_WAIT_MS = 1
+"""A scan reader's fetch wait: short, so the next scan's offset lookup does not queue behind an idle fetch."""
 PARTITION_COUNT_TTL_S = 30.0
 """How long the producer trusts a topic's partition count (windowed sinks place records by it)."""
 
@@ -44,6 +46,10 @@ _RETRIABLE_CODES = {
     ck.KafkaError.NOT_LEADER_FOR_PARTITION, ck.KafkaError.LEADER_NOT_AVAILABLE,
     ck.KafkaError.NOT_ENOUGH_REPLICAS, ck.KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
     ck.KafkaError.BROKER_NOT_AVAILABLE, ck.KafkaError.REPLICA_NOT_AVAILABLE,
+    # stale metadata (a moved leader, a topic deleted and created again): Kafka's own client retries these
+    ck.KafkaError.UNKNOWN_TOPIC_OR_PART, ck.KafkaError._UNKNOWN_PARTITION, ck.KafkaError.FENCED_LEADER_EPOCH,
+    ck.KafkaError.UNKNOWN_LEADER_EPOCH,
+    ck.KafkaError.OFFSET_NOT_AVAILABLE,
 }
 
 
@@ -82,11 +88,13 @@ class RdConsumer:
     """
 
     def __init__(self, conf: Mapping[str, object], *, group_id: str, client_id: str,
-                 max_poll_records: int = 1000) -> None:
+                 max_poll_records: int = 1000, fetch_wait_max_ms: int = 100) -> None:
+        """`fetch_wait_max_ms`: how long the broker may hold a fetch with nothing new. A broker answers one
+        connection's requests in order, so an offset lookup or commit can wait behind such a fetch that long."""
         self._consumer = ck.Consumer({
             **_common(conf, client_id), "group.id": group_id, "enable.auto.commit": False,
             "enable.auto.offset.store": False, "auto.offset.reset": "earliest", "enable.partition.eof": False,
-            "queued.max.messages.kbytes": 16384, "fetch.wait.max.ms": 100})
+            "queued.max.messages.kbytes": 16384, "fetch.wait.max.ms": fetch_wait_max_ms})
         self.max_poll_records = max_poll_records
         self._assigned: list[TopicPartition] = []
         self._positions: dict[TopicPartition, int] = {}
@@ -232,9 +240,78 @@ class RdConsumer:
             positions[tp] = offset + 1
         return batch
 
+    def watermarks(self, tp: TopicPartition, timeout_ms: int | None = None) -> tuple[int, int]:
+        """The partition's first and next offsets, asked of its leader now (one call for both).
+
+        A leader that moved, or a topic deleted and created again under the same name, makes the cached metadata
+        wrong: the metadata is asked for again and the lookup repeated until `timeout_ms` has passed."""
+        deadline = time.monotonic() + (METADATA_TIMEOUT_S if timeout_ms is None else timeout_ms / 1000)
+        while True:
+            try:
+                return self._watermarks(tp, max(1, int((deadline - time.monotonic()) * 1000)))
+            except RdKafkaError as error:
+                if not error.retriable or time.monotonic() >= deadline:
+                    raise
+                _log.debug("watermarks of %s-%d: %s; refreshing the metadata", tp.topic, tp.partition, error)
+            self.partitions_for_topic(tp.topic)  # a metadata request: the cache learns the current leaders
+            time.sleep(0.02)
+
+    def reset(self) -> None:
+        """Stop fetching and forget the assignment and positions (before the consumer is reused)."""
+        self._assigned, self._positions, self._dirty = [], {}, False
+        try:
+            self._consumer.unassign()
+        except ck.KafkaException as error:
+            raise RdKafkaError(error) from None
+
     def close(self, autocommit: bool = False) -> None:
         """Leave: nothing is committed here (the runner commits after each flushed batch)."""
         self._consumer.close()
+
+
+class RdReaderPool:
+    """Idle group-less RdConsumers for pull queries over streams: connected, so a scan starts at once.
+
+    A reader is never used for commits (its group id only satisfies librdkafka); at most `keep` wait idle.
+    """
+
+    def __init__(self, conf: Mapping[str, object], *, name: str, keep: int = 4) -> None:
+        self._conf = conf
+        self._name = name
+        self._keep = keep
+        self._idle: list[RdConsumer] = []
+        self._lock = threading.Lock()
+        self._count = 0
+        self._closed = False
+
+    def acquire(self) -> RdConsumer:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self._count += 1
+            number = self._count
+        return RdConsumer(self._conf, group_id=f"{self._name}-reader", client_id=f"{self._name}-reader-{number}",
+                          fetch_wait_max_ms=SCAN_FETCH_WAIT_MS)
+
+    def release(self, consumer: RdConsumer) -> None:
+        try:
+            consumer.reset()
+        except RdKafkaError as error:
+            _log.debug("a scan reader could not be reset, closing it: %s", error)
+            consumer.close()
+            return
+        with self._lock:
+            if not self._closed and len(self._idle) < self._keep:
+                self._idle.append(consumer)
+                return
+        consumer.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for consumer in idle:
+            consumer.close()
 
 
 DeliveryReport = Callable[["ck.KafkaError | None", Any], None]

@@ -152,10 +152,7 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
     elif not is_pull:  # tables and the table side of joins start from earliest unless configured
         from labkit.engine.queries import topic_offset_resets
         running.offset_reset, running.topic_offset_reset = topic_offset_resets(plan, session)
-    if is_pull:
-        description = engine.store.describe_topic(source.topic)
-        partitions = description.partitions if description else 0
-        transient.end_offsets = {(source.topic, p): engine.store.end_offset(source.topic, p) for p in range(partitions)}
+    running.bounded = is_pull  # type: ignore[attr-defined] - read up to the end offsets of now, then complete
     if not scalable:  # ksqlDB's engine does not register scalable push queries with its other queries
         _RUNNING.setdefault(engine, {})[query_id] = transient
     try:
@@ -163,6 +160,13 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
     except BaseException:
         _RUNNING.get(engine, {}).pop(query_id, None)
         raise
+    if is_pull:  # where the scan ends: the runtime's reader found it when it started, else ask the store
+        found = getattr(running, "scan_end_offsets", None)
+        if found is None:
+            description = engine.store.describe_topic(source.topic)
+            partitions = description.partitions if description else 0
+            found = {(source.topic, p): engine.store.end_offset(source.topic, p) for p in range(partitions)}
+        transient.end_offsets = found
     return transient
 
 

@@ -9,7 +9,9 @@ from labkit.engine.rdkafka_clients import RdKafkaError
 
 @pytest.mark.parametrize("code", [ck.KafkaError._TRANSPORT, ck.KafkaError._ALL_BROKERS_DOWN,
                                   ck.KafkaError._MSG_TIMED_OUT, ck.KafkaError.NOT_ENOUGH_REPLICAS,
-                                  ck.KafkaError.NOT_COORDINATOR, ck.KafkaError.REQUEST_TIMED_OUT])
+                                  ck.KafkaError.NOT_COORDINATOR, ck.KafkaError.REQUEST_TIMED_OUT,
+                                  ck.KafkaError.NOT_LEADER_FOR_PARTITION, ck.KafkaError.UNKNOWN_TOPIC_OR_PART,
+                                  ck.KafkaError.FENCED_LEADER_EPOCH])
 def test_errors_that_end_when_the_brokers_return_are_retriable(code):
     error = RdKafkaError(ck.KafkaError(code))
     assert isinstance(error, KafkaError) and _retriable(error)
