@@ -52,8 +52,9 @@ __all__ = ["KafkaRuntime", "consumer_group_id", "seek_to_reset", "read_to_end", 
 _log = logging.getLogger("labkit.engine.kafka_runtime")
 
 COMMIT_INTERVAL_S = 2.0
-"""While a persistent query is behind (full batches), it flushes its outputs and commits at most this often
-(ksqlDB's `ksql.streams.commit.interval.ms`, 2000); once it has caught up it does both after every batch."""
+"""While a persistent query is behind (its fetch position short of a partition's end offset), it flushes its
+outputs and commits at most this often (ksqlDB's `ksql.streams.commit.interval.ms`, 2000); once it has caught
+up it does both after every batch."""
 
 WINDOW_PARTITION_CACHE = 100_000
 """How many (key without window, partition count) -> partition results windowed sinks keep (then start over)."""
@@ -457,6 +458,15 @@ class _PersistentRunner(_Runner):
         store.add_listener(write)
         self._bound.add(store.name)
 
+    @staticmethod
+    def _caught_up(consumer: KafkaConsumer) -> bool:
+        """Every partition fetched up to the end offset its last fetch reported (unknown counts as behind)."""
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is None or consumer.position(tp) < highwater:
+                return False
+        return True
+
     def _write_changelogs(self) -> None:
         """Send each changed key's latest value (a tombstone once deleted) to its store's changelog topic.
 
@@ -514,7 +524,6 @@ class _PersistentRunner(_Runner):
         self._buffer(consumer, batch)
         if query.status != "RUNNING":
             return True
-        caught_up = sum(len(records) for records in batch.values()) < self.runtime.max_poll_records
         done = self._done
         failed = False
         with self.lock:
@@ -534,7 +543,7 @@ class _PersistentRunner(_Runner):
                     break  # PAUSE or TERMINATE: the records still buffered wait (or are read again after a restart)
         if not done and not failed:
             return True
-        if not (failed or caught_up or self.stopping.is_set() or query.status != "RUNNING"
+        if not (failed or self.stopping.is_set() or query.status != "RUNNING" or self._caught_up(consumer)
                 or time.monotonic() - self._last_commit >= self.runtime.commit_interval_s):
             return True  # a full batch while behind: flush and commit after the next ones (Kafka Streams' interval)
         self._last_commit = time.monotonic()

@@ -63,17 +63,17 @@ def _runner(sql: str, records: int, polls: list[int], **runtime) -> tuple[_Persi
     return runner, consumer, fake, store
 
 
-def test_full_batches_while_behind_wait_for_the_commit_interval_and_a_caught_up_batch_commits():
+def test_batches_while_behind_wait_for_the_commit_interval_and_a_caught_up_batch_commits():
     runner, consumer, fake, _ = _runner("CREATE STREAM T AS SELECT * FROM S;", 5, [2, 2, 1],
                                         max_poll_records=2, commit_interval_s=3600)
     tp = TopicPartition("s", 0)
-    assert runner._poll_once(consumer) and runner._poll_once(consumer)  # two full batches: behind
+    assert runner._poll_once(consumer) and runner._poll_once(consumer)  # fetched up to 2, then 4, of 5: behind
     assert consumer.committed_offsets == {} and fake.flushes == 0 and runner.positions == {}
-    assert runner._poll_once(consumer)  # fewer records than asked for: caught up
+    assert runner._poll_once(consumer)  # fetched up to the end offset: caught up
     assert consumer.committed_offsets == {tp: 5} and fake.flushes == 1 and runner.positions == {("s", 0): 5}
 
 
-def test_a_full_batch_commits_once_the_interval_has_passed():
+def test_a_batch_while_behind_commits_once_the_interval_has_passed():
     runner, consumer, fake, _ = _runner("CREATE STREAM T AS SELECT * FROM S;", 4, [2, 2],
                                         max_poll_records=2, commit_interval_s=0.0)
     assert runner._poll_once(consumer)
