@@ -545,7 +545,7 @@ class _PersistentRunner(_Runner):
             return True
         if not (failed or self.stopping.is_set() or query.status != "RUNNING" or self._caught_up(consumer)
                 or time.monotonic() - self._last_commit >= self.runtime.commit_interval_s):
-            return True  # a full batch while behind: flush and commit after the next ones (Kafka Streams' interval)
+            return True  # behind: flush and commit after the next batches (Kafka Streams' commit interval)
         self._last_commit = time.monotonic()
         self._write_changelogs()
         self.runtime.flush()
