@@ -662,7 +662,7 @@ class _ScanRunner(_TransientRunner):
                 consumer.seek(tp, low)
                 self.positions[(tp.topic, tp.partition)] = low
                 ends[(tp.topic, tp.partition)] = high
-            self.query.scan_end_offsets = ends  # type: ignore[attr-defined]
+            self.query.scan_end_offsets = ends
         except BaseException:
             readers.release(consumer)
             raise
@@ -674,7 +674,7 @@ class _ScanRunner(_TransientRunner):
         return not self._complete()
 
     def _complete(self) -> bool:
-        ends = getattr(self.query, "scan_end_offsets", {})
+        ends = self.query.scan_end_offsets or {}
         with self.rows:
             return all(self.positions.get(tp, 0) >= end for tp, end in ends.items())
 
@@ -787,7 +787,7 @@ class KafkaRuntime:
         runner: _Runner
         if query.sink_topic is not None:
             runner = _PersistentRunner(self, query)
-        elif getattr(query, "bounded", False):
+        elif query.bounded:
             runner = _ScanRunner(self, query)
         else:
             runner = _TransientRunner(self, query)

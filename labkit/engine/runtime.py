@@ -53,6 +53,10 @@ class PersistentQuery:
     processed: int = 0
     topic_offset_reset: dict[str, str] = field(default_factory=dict)
     """Per-topic overrides of `offset_reset` (ksqlDB reads tables, and the table side of a join, from earliest)."""
+    bounded: bool = False
+    """A pull query over a stream: it reads up to the end offsets of its start, then completes."""
+    scan_end_offsets: dict[tuple[str, int], int] | None = None
+    """Of a bounded query: the end offsets its reader found when it started (None: the runtime did not look)."""
 
     def offset_reset_for(self, topic: str) -> str:
         """Where the query starts reading `topic` when it has no position yet: 'earliest' or 'latest'."""

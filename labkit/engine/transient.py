@@ -152,7 +152,7 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
     elif not is_pull:  # tables and the table side of joins start from earliest unless configured
         from labkit.engine.queries import topic_offset_resets
         running.offset_reset, running.topic_offset_reset = topic_offset_resets(plan, session)
-    running.bounded = is_pull  # type: ignore[attr-defined] - read up to the end offsets of now, then complete
+    running.bounded = is_pull
     if not scalable:  # ksqlDB's engine does not register scalable push queries with its other queries
         _RUNNING.setdefault(engine, {})[query_id] = transient
     try:
@@ -161,7 +161,7 @@ def start_transient_query(engine: "KsqlEngine", query: ast.Query, session: Sessi
         _RUNNING.get(engine, {}).pop(query_id, None)
         raise
     if is_pull:  # where the scan ends: the runtime's reader found it when it started, else ask the store
-        found = getattr(running, "scan_end_offsets", None)
+        found = running.scan_end_offsets
         if found is None:
             description = engine.store.describe_topic(source.topic)
             partitions = description.partitions if description else 0
